@@ -1,0 +1,164 @@
+//! `foreman-dlm demo`: the real service on a throw-away Foreman-like database, for a first look.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use diesel::connection::SimpleConnection;
+
+use super::{fail, run_server};
+use crate::demo::pki::{Authority, Validity};
+use crate::demo::FOREMAN_SCHEMA_SQL;
+use crate::http::AppState;
+use crate::settings::Settings;
+use crate::storage::{migrations, Database};
+
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// PostgreSQL URL with the right to create databases; the demo database is created beside it.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    admin_url: String,
+    /// Name of the demo database; it is dropped and created anew.
+    #[arg(long, default_value = "foreman_dlm_demo")]
+    database: String,
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    listen: String,
+    /// Directory for the generated CA and host certificates.
+    #[arg(long, default_value = "/tmp/foreman-dlm-demo")]
+    cert_dir: PathBuf,
+}
+
+const DEMO_HOSTS: [&str; 3] = ["web1.example.com", "web2.example.com", "db1.example.com"];
+
+pub fn run(args: DemoArgs) -> ExitCode {
+    match prepare(&args) {
+        Ok((settings, state)) => run_server(&settings, state),
+        Err(e) => fail(e),
+    }
+}
+
+fn prepare(args: &DemoArgs) -> Result<(Settings, AppState), String> {
+    if args.database.is_empty()
+        || !args
+            .database
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err("--database may contain only a-z, 0-9 and _".into());
+    }
+    let database_url = sibling_database_url(&args.admin_url, &args.database)?;
+    let mut admin = Database::connect_now(&args.admin_url).map_err(|e| {
+        format!(
+            "cannot connect to {}: {}",
+            args.admin_url,
+            e.to_string().trim()
+        )
+    })?;
+    // Two statements: DROP/CREATE DATABASE refuse to run inside one implicit transaction.
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", args.database),
+        format!("CREATE DATABASE {}", args.database),
+    ] {
+        admin
+            .batch_execute(&statement)
+            .map_err(|e| format!("cannot create the demo database: {e}"))?;
+    }
+    let mut conn = Database::connect_now(&database_url).map_err(|e| e.to_string())?;
+    conn.batch_execute(FOREMAN_SCHEMA_SQL)
+        .map_err(|e| format!("cannot load the Foreman schema: {e}"))?;
+    let hosts: Vec<String> = DEMO_HOSTS
+        .iter()
+        .map(|h| format!("('{h}', true, 'Host::Managed', now(), now())"))
+        .collect();
+    conn.batch_execute(&format!(
+        "INSERT INTO hosts (name, managed, type, created_at, updated_at) VALUES {};
+         INSERT INTO parameters (name, value, reference_id, type, priority, key_type, created_at, updated_at)
+         SELECT 'can_acquire_update_locks', E'--- false\\n', id, 'HostParameter', 70, 'boolean', now(), now()
+           FROM hosts WHERE name = 'db1.example.com';",
+        hosts.join(", ")
+    ))
+    .map_err(|e| format!("cannot add the demo hosts: {e}"))?;
+    migrations::run_pending(&database_url).map_err(|e| e.to_string())?;
+
+    let ca_file = write_certificates(&args.cert_dir)
+        .map_err(|e| format!("cannot write certificates: {e}"))?;
+    let mut settings = Settings::from_defaults_and_env().map_err(|e| e.to_string())?;
+    settings.database.url = Some(database_url);
+    settings.http.listen = args.listen.clone();
+    settings.client_cert.ca_files = vec![ca_file];
+    let state = AppState::from_settings(&settings)?;
+    print_instructions(args);
+    Ok((settings, state))
+}
+
+fn sibling_database_url(admin_url: &str, database: &str) -> Result<String, String> {
+    let (base, query) = admin_url
+        .split_once('?')
+        .map_or((admin_url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base
+        .find("://")
+        .ok_or("--admin-url must be a postgres:// URL")?
+        + 3;
+    let host_part = &base[scheme_end..];
+    let host_end = host_part.find('/').map_or(base.len(), |i| scheme_end + i);
+    let mut url = format!("{}/{database}", &base[..host_end]);
+    if let Some(query) = query {
+        url.push('?');
+        url.push_str(query);
+    }
+    Ok(url)
+}
+
+fn write_certificates(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(dir)?;
+    let ca = Authority::new("Puppet CA: demo")?;
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.cert.to_pem()?)?;
+    for host in DEMO_HOSTS {
+        let issued = ca.issue(host, Validity::default())?;
+        std::fs::write(dir.join(format!("{host}.pem")), issued.cert_pem())?;
+        std::fs::write(dir.join(format!("{host}.key")), issued.key_pem())?;
+    }
+    Ok(ca_file)
+}
+
+fn print_instructions(args: &DemoArgs) {
+    let dir = args.cert_dir.display();
+    let base = format!("http://{}/api/dlmlocks", args.listen);
+    let cert = |host: &str| format!("-H \"SSL-CLIENT-CERT: $(tr '\\n' ' ' < {dir}/{host}.pem)\"");
+    println!(
+        "\nforeman-dlm demo: database {db}, certificates in {dir}.\n\
+         Requests from 127.0.0.1 count as coming from Foreman's Apache, which forwards the client\n\
+         certificate in the SSL-CLIENT-CERT header (newlines as spaces). Try, in another shell:\n\n\
+         \x20 curl -s -X PUT {web1} {base}/cluster-a/lock      # web1 takes the lock: 200\n\
+         \x20 curl -s -X PUT {web2} {base}/cluster-a/lock      # web2 must wait: 412\n\
+         \x20 curl -s {web2} {base}/cluster-a/lock             # who holds it\n\
+         \x20 curl -s -X DELETE {web1} {base}/cluster-a/lock   # web1 gives it back: 200\n\
+         \x20 curl -s -X PUT {db1} {base}/cluster-a/lock       # db1 is opted out: 412\n\
+         \x20 curl -s -X PUT {base}/cluster-a/lock             # no certificate: 401\n",
+        db = args.database,
+        web1 = cert("web1.example.com"),
+        web2 = cert("web2.example.com"),
+        db1 = cert("db1.example.com"),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sibling_database_url;
+
+    #[test]
+    fn demo_database_url_replaces_only_the_database() {
+        assert_eq!(
+            sibling_database_url("postgres://postgres@127.0.0.1:5432/postgres", "demo").as_deref(),
+            Ok("postgres://postgres@127.0.0.1:5432/demo")
+        );
+        assert_eq!(
+            sibling_database_url("postgres://u:p@db/postgres?sslmode=disable", "demo").as_deref(),
+            Ok("postgres://u:p@db/demo?sslmode=disable")
+        );
+        assert_eq!(
+            sibling_database_url("postgres://db", "demo").as_deref(),
+            Ok("postgres://db/demo")
+        );
+    }
+}

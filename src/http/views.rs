@@ -1,0 +1,118 @@
+//! JSON bodies shaped exactly like the plugin's rabl views.
+
+use chrono::NaiveDateTime;
+use serde::{Serialize, Serializer};
+
+use crate::identity::Host;
+use crate::locks::LockView;
+
+/// `api/v2/dlmlocks/show`: base attributes, timestamps and the holder.
+#[derive(Debug, Serialize)]
+pub struct LockBody {
+    pub id: i32,
+    pub host_id: Option<i32>,
+    pub name: String,
+    pub enabled: bool,
+    #[serde(rename = "type")]
+    pub lock_type: Option<String>,
+    #[serde(serialize_with = "foreman_time")]
+    pub created_at: Option<NaiveDateTime>,
+    #[serde(serialize_with = "foreman_time")]
+    pub updated_at: Option<NaiveDateTime>,
+    pub host: Option<HolderBody>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HolderBody {
+    pub name: String,
+    /// Only on show for a host caller: whether the caller is the holder.
+    #[serde(rename = "self", skip_serializing_if = "Option::is_none")]
+    pub is_self: Option<bool>,
+}
+
+impl LockBody {
+    /// `viewer` is the host that asked, when `self` should be shown (the plugin's show view).
+    pub fn new(view: LockView, viewer: Option<&Host>) -> LockBody {
+        let host = match (view.lock.host_id, view.holder_name) {
+            (Some(holder_id), Some(name)) => Some(HolderBody {
+                name,
+                is_self: viewer.map(|v| v.id == holder_id),
+            }),
+            _ => None,
+        };
+        LockBody {
+            id: view.lock.id,
+            host_id: view.lock.host_id,
+            name: view.lock.name,
+            enabled: view.lock.enabled,
+            lock_type: view.lock.lock_type,
+            created_at: view.lock.created_at,
+            updated_at: view.lock.updated_at,
+            host,
+        }
+    }
+}
+
+/// Foreman renders UTC timestamps as `2021-11-26 08:27:28 UTC`.
+fn foreman_time<S: Serializer>(value: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(t) => s.serialize_str(&t.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::locks::LockRow;
+
+    fn view(host_id: Option<i32>, holder: Option<&str>) -> LockView {
+        LockView {
+            lock: LockRow {
+                id: 3,
+                name: "cluster-a".into(),
+                lock_type: Some("ForemanDlm::Dlmlock::Update".into()),
+                enabled: true,
+                host_id,
+                created_at: NaiveDateTime::parse_from_str(
+                    "2021-11-26 08:27:28.123456",
+                    "%Y-%m-%d %H:%M:%S%.f",
+                )
+                .ok(),
+                updated_at: None,
+            },
+            holder_name: holder.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn shapes_match_the_plugin() {
+        let me = Host {
+            id: 5,
+            name: "web1.example.com".into(),
+        };
+        let body = serde_json::to_value(LockBody::new(
+            view(Some(5), Some("web1.example.com")),
+            Some(&me),
+        ))
+        .expect("json");
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "id": 3, "host_id": 5, "name": "cluster-a", "enabled": true,
+                "type": "ForemanDlm::Dlmlock::Update",
+                "created_at": "2021-11-26 08:27:28 UTC", "updated_at": null,
+                "host": {"name": "web1.example.com", "self": true}
+            })
+        );
+        let body =
+            serde_json::to_value(LockBody::new(view(Some(5), Some("web1.example.com")), None))
+                .expect("json");
+        assert_eq!(
+            body["host"],
+            serde_json::json!({"name": "web1.example.com"})
+        );
+        let body = serde_json::to_value(LockBody::new(view(None, None), Some(&me))).expect("json");
+        assert!(body["host"].is_null());
+    }
+}

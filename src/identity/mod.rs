@@ -1,0 +1,175 @@
+//! Who is calling: a host, identified by its client certificate.
+//!
+//! The certificate reaches us through Foreman's Apache vhost as request headers. Headers are only
+//! believed from a trusted proxy address, and even then the certificate is verified here against
+//! Foreman's CA files; Apache's verdict header alone identifies nobody unless the operator opts in.
+
+pub mod certificate;
+
+use std::net::IpAddr;
+
+use actix_web::http::header::{HeaderMap, HeaderName};
+use diesel::pg::PgConnection;
+use ipnet::IpNet;
+
+use crate::settings::ClientCertSettings;
+use crate::storage::{hosts, StorageError};
+use certificate::{
+    common_name, common_name_from_dn, decode_forwarded_pem, CertificateVerifier, TrustFileError,
+};
+
+/// A Foreman host, as identified by its certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    pub id: i32,
+    pub name: String,
+}
+
+/// The outcome of looking at a request's certificate headers, before any database lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A certificate (or, if allowed, a proxy-verified DN) vouches for this lower-cased CN.
+    Verified { subject: String },
+    /// Nothing identifies the caller; `reason` is for the log only.
+    Missing { reason: String },
+}
+
+/// Reads and verifies host certificates from trusted proxies' headers.
+pub struct ClientCertAuthenticator {
+    verifier: CertificateVerifier,
+    trusted_proxies: Vec<IpNet>,
+    cert_header: HeaderName,
+    verify_header: HeaderName,
+    dn_header: HeaderName,
+    trust_proxy_verification: bool,
+}
+
+impl ClientCertAuthenticator {
+    pub fn from_settings(
+        settings: &ClientCertSettings,
+    ) -> Result<ClientCertAuthenticator, TrustFileError> {
+        let header = |key: &str, value: &str| {
+            HeaderName::try_from(value)
+                .map_err(|_| TrustFileError(format!("{key} is not a valid header name")))
+        };
+        Ok(ClientCertAuthenticator {
+            verifier: CertificateVerifier::load(&settings.ca_files, &settings.crl_files)?,
+            trusted_proxies: settings.trusted_proxies.clone(),
+            cert_header: header("client_cert.cert_header", &settings.cert_header)?,
+            verify_header: header("client_cert.verify_header", &settings.verify_header)?,
+            dn_header: header("client_cert.dn_header", &settings.dn_header)?,
+            trust_proxy_verification: settings.trust_proxy_verification,
+        })
+    }
+
+    pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
+        let peer = match peer {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, IpAddr::V4),
+            v4 => v4,
+        };
+        self.trusted_proxies.iter().any(|net| net.contains(&peer))
+    }
+
+    /// Looks at the certificate headers of a request that arrived from `peer`.
+    pub fn credential_from_headers(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Credential {
+        let missing = |reason: String| Credential::Missing { reason };
+        let sent_any = [&self.cert_header, &self.verify_header, &self.dn_header]
+            .iter()
+            .any(|name| headers.contains_key(*name));
+        let trusted = peer.is_some_and(|p| self.is_trusted_proxy(p));
+        if !trusted {
+            if sent_any {
+                log::warn!(
+                    "ignoring client certificate headers from {}, which is not a trusted proxy",
+                    peer.map_or_else(|| "an unknown peer".to_string(), |p| p.to_string())
+                );
+                return missing("certificate headers from an untrusted peer".into());
+            }
+            return missing("no client certificate".into());
+        }
+        let verdict = match single_header(headers, &self.verify_header) {
+            Ok(value) => value,
+            Err(reason) => return missing(reason),
+        };
+        if let Some(verdict) = verdict.as_deref() {
+            if verdict != "SUCCESS"
+                && verdict != "(null)"
+                && !verdict.is_empty()
+                && verdict != "NONE"
+            {
+                return missing(format!(
+                    "the proxy reports certificate verification {verdict:?}"
+                ));
+            }
+        }
+        match single_header(headers, &self.cert_header) {
+            Err(reason) => missing(reason),
+            Ok(Some(pem)) => match self.verified_subject(&pem) {
+                Ok(Some(subject)) => Credential::Verified { subject },
+                Ok(None) => self.credential_from_dn(headers, verdict.as_deref()),
+                Err(reason) => missing(reason),
+            },
+            Ok(None) => self.credential_from_dn(headers, verdict.as_deref()),
+        }
+    }
+
+    fn verified_subject(&self, pem: &str) -> Result<Option<String>, String> {
+        let Some(cert) = decode_forwarded_pem(pem).map_err(|e| e.0)? else {
+            return Ok(None);
+        };
+        self.verifier.verify(&cert).map_err(|e| e.0)?;
+        common_name(&cert).map(Some).map_err(|e| e.0)
+    }
+
+    /// The DN-only path: only when the operator trusts the proxy's own verification.
+    fn credential_from_dn(&self, headers: &HeaderMap, verdict: Option<&str>) -> Credential {
+        if !self.trust_proxy_verification {
+            return Credential::Missing {
+                reason: "no client certificate".into(),
+            };
+        }
+        if verdict != Some("SUCCESS") {
+            return Credential::Missing {
+                reason: "no certificate and the proxy did not report a verified one".into(),
+            };
+        }
+        match single_header(headers, &self.dn_header) {
+            Ok(Some(dn)) => match common_name_from_dn(&dn) {
+                Some(subject) => Credential::Verified { subject },
+                None => Credential::Missing {
+                    reason: "the forwarded DN has no CN".into(),
+                },
+            },
+            Ok(None) => Credential::Missing {
+                reason: "the proxy reported a verified certificate but sent no DN".into(),
+            },
+            Err(reason) => Credential::Missing { reason },
+        }
+    }
+}
+
+/// One header value as text. A header sent twice is refused: a trusted proxy sets it exactly once,
+/// so a second copy means something upstream let a client's own header through.
+fn single_header(headers: &HeaderMap, name: &HeaderName) -> Result<Option<String>, String> {
+    let mut values = headers.get_all(name);
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(format!("header {name} was sent more than once"));
+    }
+    first
+        .to_str()
+        .map(|v| Some(v.to_string()))
+        .map_err(|_| format!("header {name} is not printable ASCII"))
+}
+
+/// Maps a verified certificate subject to a Foreman host: `hosts.certname`, then `hosts.name`.
+pub fn find_host(conn: &mut PgConnection, subject: &str) -> Result<Option<Host>, StorageError> {
+    Ok(
+        hosts::find_by_certname_or_name(conn, subject)?.map(|row| Host {
+            id: row.id,
+            name: row.name,
+        }),
+    )
+}

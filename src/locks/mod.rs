@@ -1,0 +1,182 @@
+//! The lock domain: what a host may do to a lock, independent of HTTP.
+//!
+//! Every operation is a synchronous function over one database connection, so that a request does
+//! all its work with a single pool checkout (see `storage::Database::run`).
+
+pub mod lock_ref;
+pub mod opt_out;
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use diesel::pg::PgConnection;
+
+use crate::identity::Host;
+use crate::storage::locks::{self as lock_store, LockWithHolder, TransferOutcome};
+use crate::storage::{hosts as host_store, StorageError, StorageFailure};
+pub use lock_ref::{InvalidLockName, LockRef};
+
+/// The host parameter through which an admin opts a host out of update locks.
+pub const OPT_OUT_PARAMETER: &str = "can_acquire_update_locks";
+
+#[derive(Debug)]
+pub enum LockError {
+    NotFound(String),
+    /// The lock is disabled, held by another host, or the host is opted out: 412.
+    PreconditionFailed {
+        lock_id: i32,
+    },
+    Storage(StorageError),
+}
+
+impl fmt::Display for LockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LockError::NotFound(id) => write!(f, "lock {id:?} not found"),
+            LockError::PreconditionFailed { lock_id } => {
+                write!(f, "lock {lock_id} is in the wrong state")
+            }
+            LockError::Storage(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<StorageError> for LockError {
+    fn from(e: StorageError) -> Self {
+        LockError::Storage(e)
+    }
+}
+
+impl StorageFailure for LockError {
+    fn storage_error(&self) -> Option<&StorageError> {
+        match self {
+            LockError::Storage(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A lock as shown to a host: the row, its holder's name, and whether the caller holds it.
+#[derive(Debug, Clone)]
+pub struct LockView {
+    pub lock: lock_store::LockRow,
+    pub holder_name: Option<String>,
+}
+
+impl From<LockWithHolder> for LockView {
+    fn from(l: LockWithHolder) -> Self {
+        LockView {
+            lock: l.lock,
+            holder_name: l.holder_name,
+        }
+    }
+}
+
+/// Lock operations for hosts. Holds what is worth remembering between requests.
+#[derive(Default)]
+pub struct LockManager {
+    /// Foreman's hidden `foreman_api_admin` user, recorded as the actor of host requests.
+    api_admin_id: OnceLock<Option<i32>>,
+}
+
+impl LockManager {
+    pub fn new() -> LockManager {
+        LockManager::default()
+    }
+
+    /// GET: never creates a lock.
+    pub fn show(&self, conn: &mut PgConnection, lock_ref: &LockRef) -> Result<LockView, LockError> {
+        find(conn, lock_ref)?
+            .map(LockView::from)
+            .ok_or_else(|| LockError::NotFound(lock_ref.as_str().to_string()))
+    }
+
+    /// PUT: take the lock for `host`, creating the lock on first use.
+    pub fn acquire(
+        &self,
+        conn: &mut PgConnection,
+        host: &Host,
+        lock_ref: &LockRef,
+    ) -> Result<LockView, LockError> {
+        let lock = find_or_create(conn, lock_ref)?;
+        // The plugin checks the opt-out before its update and records no event for it.
+        let stored = host_store::effective_parameter(conn, host.id, OPT_OUT_PARAMETER)?;
+        if !opt_out::may_acquire(stored.flatten().as_deref()) {
+            log::info!(
+                "host {} may not acquire update locks ({OPT_OUT_PARAMETER})",
+                host.name
+            );
+            return Err(LockError::PreconditionFailed {
+                lock_id: lock.lock.id,
+            });
+        }
+        self.transfer(conn, host, lock.lock.id, Some(host.id))
+    }
+
+    /// DELETE: give the lock back. Releasing a free lock succeeds.
+    pub fn release(
+        &self,
+        conn: &mut PgConnection,
+        host: &Host,
+        lock_ref: &LockRef,
+    ) -> Result<LockView, LockError> {
+        let lock = find_or_create(conn, lock_ref)?;
+        self.transfer(conn, host, lock.lock.id, None)
+    }
+
+    fn transfer(
+        &self,
+        conn: &mut PgConnection,
+        host: &Host,
+        lock_id: i32,
+        new_holder: Option<i32>,
+    ) -> Result<LockView, LockError> {
+        let actor = self.api_admin_id(conn)?;
+        let transfer = lock_store::transfer(conn, lock_id, host.id, new_holder, actor)?;
+        match transfer.outcome {
+            Some(TransferOutcome::Done(lock)) => Ok(LockView {
+                holder_name: lock.host_id.map(|_| host.name.clone()),
+                lock,
+            }),
+            Some(TransferOutcome::Refused) => Err(LockError::PreconditionFailed { lock_id }),
+            // Deleted by an admin between lookup and update: as if it never existed.
+            None => Err(LockError::NotFound(lock_id.to_string())),
+        }
+    }
+
+    /// Records the host's check-in time, as the plugin does on every host request.
+    pub fn record_checkin(&self, conn: &mut PgConnection, host: &Host) -> Result<(), LockError> {
+        lock_store::record_checkin(conn, host.id).map_err(LockError::from)
+    }
+
+    fn api_admin_id(&self, conn: &mut PgConnection) -> Result<Option<i32>, StorageError> {
+        if let Some(id) = self.api_admin_id.get() {
+            return Ok(*id);
+        }
+        let id = host_store::api_admin_user_id(conn)?;
+        Ok(*self.api_admin_id.get_or_init(|| id))
+    }
+}
+
+fn find(
+    conn: &mut PgConnection,
+    lock_ref: &LockRef,
+) -> Result<Option<LockWithHolder>, StorageError> {
+    match lock_ref {
+        LockRef::IdOrName(id, name) => match lock_store::find_by_id(conn, *id)? {
+            Some(lock) => Ok(Some(lock)),
+            None => lock_store::find_by_name(conn, name),
+        },
+        LockRef::Name(name) => lock_store::find_by_name(conn, name),
+    }
+}
+
+fn find_or_create(
+    conn: &mut PgConnection,
+    lock_ref: &LockRef,
+) -> Result<LockWithHolder, StorageError> {
+    match find(conn, lock_ref)? {
+        Some(lock) => Ok(lock),
+        None => lock_store::create_if_missing(conn, lock_ref.as_str()),
+    }
+}

@@ -1,0 +1,111 @@
+//! Reads from Foreman's own tables: hosts, their parameters, and the hidden API user.
+//! foreman-dlm only reads these tables; Foreman owns them.
+
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Integer, Nullable, Text, Varchar};
+
+use super::schema::users;
+use super::StorageError;
+
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct HostRow {
+    #[diesel(sql_type = Integer)]
+    pub id: i32,
+    #[diesel(sql_type = Varchar)]
+    pub name: String,
+}
+
+/// The plugin's lookup: `hosts.certname = subject`, else `hosts.name = subject`, in one round trip.
+/// Neither column is unique in the database, so the lowest id wins among equals.
+pub fn find_by_certname_or_name(
+    conn: &mut PgConnection,
+    subject: &str,
+) -> Result<Option<HostRow>, StorageError> {
+    diesel::sql_query(
+        "SELECT id, name FROM hosts WHERE certname = $1 OR name = $1 \
+         ORDER BY (certname = $1) IS TRUE DESC, id LIMIT 1",
+    )
+    .bind::<Varchar, _>(subject)
+    .get_result(conn)
+    .optional()
+    .map_err(StorageError::from)
+}
+
+/// The hidden user Foreman runs certificate-authenticated API requests as; the plugin records its
+/// id in `dlmlock_events.user_id` for host requests.
+pub fn api_admin_user_id(conn: &mut PgConnection) -> Result<Option<i32>, StorageError> {
+    users::table
+        .filter(users::login.eq("foreman_api_admin"))
+        .select(users::id)
+        .order(users::id)
+        .first(conn)
+        .optional()
+        .map_err(StorageError::from)
+}
+
+#[derive(QueryableByName)]
+struct ParameterValue {
+    #[diesel(sql_type = Nullable<Text>)]
+    value: Option<String>,
+}
+
+/// The effective value of host parameter `name` for `host_id`, resolved the way Foreman resolves
+/// host parameters; `None` when no level defines it. The value is returned as stored (YAML).
+///
+/// Precedence, lowest first (Foreman's `host_inherited_params_objects`): global, organization
+/// ancestors root→leaf then the organization, the same for the location, the primary interface's
+/// domain, its IPv4 subnet, its IPv6 subnet, the operating system, host-group ancestors root→leaf
+/// then the host group, and finally the host itself. Ancestry columns are `/`-separated id paths,
+/// root first; a malformed segment is skipped rather than failing the request.
+pub fn effective_parameter(
+    conn: &mut PgConnection,
+    host_id: i32,
+    name: &str,
+) -> Result<Option<Option<String>>, StorageError> {
+    const SQL: &str = "\
+WITH host AS (
+    SELECT id, organization_id, location_id, hostgroup_id, operatingsystem_id FROM hosts WHERE id = $1
+), primary_nic AS (
+    SELECT domain_id, subnet_id, subnet6_id FROM nics WHERE host_id = $1 AND \"primary\" ORDER BY id LIMIT 1
+), chains AS (
+    SELECT 'OrganizationParameter'::text AS ptype, 2 AS rank, t.id AS leaf_id, t.ancestry
+      FROM host JOIN taxonomies t ON t.id = host.organization_id
+    UNION ALL
+    SELECT 'LocationParameter', 3, t.id, t.ancestry
+      FROM host JOIN taxonomies t ON t.id = host.location_id
+    UNION ALL
+    SELECT 'GroupParameter', 8, g.id, g.ancestry
+      FROM host JOIN hostgroups g ON g.id = host.hostgroup_id
+), candidates AS (
+    SELECT c.ptype, c.rank, a.depth, a.ref_id
+      FROM chains c
+     CROSS JOIN LATERAL (
+           SELECT CASE WHEN u.segment ~ '^[0-9]{1,9}$' THEN u.segment::int END AS ref_id, u.depth::int AS depth
+             FROM unnest(string_to_array(c.ancestry, '/')) WITH ORDINALITY AS u(segment, depth)
+           UNION ALL
+           SELECT c.leaf_id, 2147483647
+     ) a
+    UNION ALL SELECT 'DomainParameter', 4, 0, domain_id FROM primary_nic
+    UNION ALL SELECT 'SubnetParameter', 5, 0, subnet_id FROM primary_nic
+    UNION ALL SELECT 'SubnetParameter', 6, 0, subnet6_id FROM primary_nic
+    UNION ALL SELECT 'OsParameter', 7, 0, operatingsystem_id FROM host
+    UNION ALL SELECT 'HostParameter', 9, 0, id FROM host
+), found AS (
+    SELECT p.value, c.rank, c.depth
+      FROM candidates c
+      JOIN parameters p ON p.type = c.ptype AND p.reference_id = c.ref_id AND p.name = $2
+    UNION ALL
+    SELECT p.value, 1, 0
+      FROM parameters p
+     WHERE p.type = 'CommonParameter' AND p.name = $2
+)
+SELECT value FROM found ORDER BY rank DESC, depth DESC LIMIT 1";
+    diesel::sql_query(SQL)
+        .bind::<Integer, _>(host_id)
+        .bind::<Varchar, _>(name)
+        .get_result::<ParameterValue>(conn)
+        .optional()
+        .map(|row| row.map(|r| r.value))
+        .map_err(StorageError::from)
+}

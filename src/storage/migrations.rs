@@ -1,0 +1,53 @@
+//! Embedded migrations, serialised across instances: two services started together on one
+//! database must not both try to create the plugin's tables.
+
+use diesel::pg::PgConnection;
+use diesel::sql_types::BigInt;
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Session-level advisory lock key ("foreman-dlm migrate" in ASCII, truncated to 63 bits).
+const MIGRATION_LOCK_KEY: i64 = 0x666d_646c_6d69_67;
+
+#[derive(Debug)]
+pub struct MigrationError(pub String);
+
+impl std::fmt::Display for MigrationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for MigrationError {}
+
+/// Applies pending migrations and returns the versions it applied.
+pub fn run_pending(database_url: &str) -> Result<Vec<String>, MigrationError> {
+    let mut conn = PgConnection::establish(database_url)
+        .map_err(|e| MigrationError(format!("cannot connect to the database: {e}")))?;
+    diesel::sql_query("SELECT pg_advisory_lock($1)")
+        .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
+        .execute(&mut conn)
+        .map_err(|e| MigrationError(format!("cannot take the migration lock: {e}")))?;
+    let result = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map(|versions| versions.iter().map(|v| v.to_string()).collect())
+        .map_err(|e| MigrationError(format!("migration failed: {e}")));
+    // Closing the connection releases the lock too; unlocking explicitly keeps that visible.
+    let _ = diesel::sql_query("SELECT pg_advisory_unlock($1)")
+        .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
+        .execute(&mut conn);
+    result
+}
+
+/// Versions not yet applied; `serve` and `check-config` refuse to run with any.
+pub fn pending(conn: &mut PgConnection) -> Result<Vec<String>, MigrationError> {
+    conn.pending_migrations(MIGRATIONS)
+        .map(|list| {
+            list.iter()
+                .map(|m| m.name().version().to_string())
+                .collect()
+        })
+        .map_err(|e| MigrationError(format!("cannot read the applied migrations: {e}")))
+}
