@@ -39,8 +39,16 @@ impl FromRequest for HostCredential {
 }
 
 /// The `:id` path segment, parsed into a lock reference (400 when it cannot name a lock).
+///
+/// Read from the raw URI rather than the router's match: the router already decodes most escapes
+/// and replaces invalid UTF-8 with U+FFFD, which would store a name the client never sent.
 fn lock_ref(req: &HttpRequest) -> Result<LockRef, ApiError> {
-    let raw = req.match_info().get("id").unwrap_or_default();
+    let mut segments = req.uri().path().split('/');
+    let raw = segments
+        .by_ref()
+        .find(|segment| *segment == "dlmlocks")
+        .and_then(|_| segments.next())
+        .unwrap_or_default();
     Ok(LockRef::parse(raw)?)
 }
 

@@ -1,0 +1,105 @@
+//! The tests' certificates: Foreman's CA, a foreign CA, and a CRL made with the `openssl ca` CLI
+//! (the Rust crate cannot build revocation entries).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use foreman_dlm::demo::pki::{Authority, Issued, Validity};
+
+pub struct TestPki {
+    pub ca: Authority,
+    pub other_ca: Authority,
+    pub ca_file: PathBuf,
+    pub other_ca_file: PathBuf,
+    pub crl_file: PathBuf,
+    /// Issued by `ca` for CN revoked.example.com, listed in `crl_file`.
+    pub revoked: Issued,
+    pub dir: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+pub fn shared() -> &'static TestPki {
+    static PKI: OnceLock<TestPki> = OnceLock::new();
+    PKI.get_or_init(|| TestPki::create().expect("test PKI"))
+}
+
+impl TestPki {
+    fn create() -> Result<TestPki, Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().to_path_buf();
+        let ca = Authority::new("Puppet CA: foreman.example.com")?;
+        let other_ca = Authority::new("Some Other CA")?;
+        let ca_file = path.join("ca.pem");
+        std::fs::write(&ca_file, ca.cert.to_pem()?)?;
+        let other_ca_file = path.join("other-ca.pem");
+        std::fs::write(&other_ca_file, other_ca.cert.to_pem()?)?;
+        let revoked = ca.issue("revoked.example.com", Validity::default())?;
+        let crl_file = make_crl(&path, &ca, &[&revoked])?;
+        Ok(TestPki {
+            ca,
+            other_ca,
+            ca_file,
+            other_ca_file,
+            crl_file,
+            revoked,
+            dir: path,
+            _dir: dir,
+        })
+    }
+
+    /// A valid certificate from Foreman's CA.
+    pub fn host(&self, common_name: &str) -> Issued {
+        self.ca
+            .issue(common_name, Validity::default())
+            .expect("issue")
+    }
+
+    pub fn host_with(&self, common_name: &str, validity: Validity) -> Issued {
+        self.ca.issue(common_name, validity).expect("issue")
+    }
+
+    pub fn foreign(&self, common_name: &str) -> Issued {
+        self.other_ca
+            .issue(common_name, Validity::default())
+            .expect("issue")
+    }
+}
+
+fn make_crl(
+    dir: &Path,
+    ca: &Authority,
+    revoke: &[&Issued],
+) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    std::fs::write(dir.join("ca.key"), ca.key.private_key_to_pem_pkcs8()?)?;
+    std::fs::write(dir.join("index.txt"), "")?;
+    std::fs::write(dir.join("crlnumber"), "01\n")?;
+    std::fs::write(
+        dir.join("ca.cnf"),
+        "[ca]\ndefault_ca = dlm\n[dlm]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n",
+    )?;
+    let openssl = |args: &[&str]| -> Result<(), Box<dyn std::error::Error>> {
+        let out = Command::new("openssl")
+            .current_dir(dir)
+            .args([
+                "ca", "-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.pem",
+            ])
+            .args(args)
+            .output()?;
+        if !out.status.success() {
+            return Err(format!(
+                "openssl ca {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
+        }
+        Ok(())
+    };
+    for (i, cert) in revoke.iter().enumerate() {
+        let file = format!("revoke-{i}.pem");
+        std::fs::write(dir.join(&file), cert.cert_pem())?;
+        openssl(&["-revoke", &file])?;
+    }
+    openssl(&["-gencrl", "-out", "crl.pem"])?;
+    Ok(dir.join("crl.pem"))
+}
