@@ -1,4 +1,9 @@
 //! All HTTP and database tests in one binary (one link step), each on its own database.
 
+mod cli;
 mod common;
+mod concurrency;
 mod host_locks;
+mod identity;
+mod opt_out;
+mod schema;

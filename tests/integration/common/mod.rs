@@ -317,7 +317,7 @@ pub async fn send(method: &str, url: &str, headers: &[(&str, String)]) -> Answer
     let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
     let mut request = client.request(method, url);
     for (name, value) in headers {
-        request = request.insert_header((*name, value.as_str()));
+        request = request.append_header((*name, value.as_str()));
     }
     let mut response = request.send().await.expect("request sent");
     let status = response.status().as_u16();
