@@ -387,6 +387,17 @@ mod tests {
     }
 
     #[test]
+    fn contrib_settings_file_documents_the_defaults() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/contrib/settings.toml"
+        ));
+        let documented = Settings::load(Some(path)).expect("contrib/settings.toml loads");
+        let defaults = Settings::from_defaults_and_env().expect("defaults");
+        assert_eq!(documented.describe(), defaults.describe());
+    }
+
+    #[test]
     fn reads_foreman_database_yml() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("database.yml");

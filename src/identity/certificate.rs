@@ -297,6 +297,45 @@ mod tests {
     }
 
     #[test]
+    fn forwarded_forms_of_one_certificate_decode_alike() {
+        let ca = crate::demo::pki::Authority::new("test CA").expect("CA");
+        let issued = ca
+            .issue("Web1.Example.com", crate::demo::pki::Validity::default())
+            .expect("cert");
+        let pem = issued.cert_pem();
+        let escaped =
+            percent_encoding::utf8_percent_encode(&pem, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        for form in [
+            pem.clone(),
+            issued.apache_header(),
+            escaped,
+            pem.replace('\n', "\r\n"),
+        ] {
+            let cert = decode_forwarded_pem(&form)
+                .expect("decodes")
+                .expect("present");
+            assert_eq!(
+                cert.to_der().expect("der"),
+                issued.cert.to_der().expect("der")
+            );
+            assert_eq!(common_name(&cert).as_deref(), Ok("web1.example.com"));
+        }
+        let verifier = CertificateVerifier {
+            without_crl: build_store(&[ca.cert.clone()], &[], X509VerifyFlags::empty())
+                .expect("store"),
+            with_crl: None,
+            crl_issuers: vec![],
+        };
+        assert_eq!(verifier.verify(&issued.cert), Ok(()));
+        let stranger = crate::demo::pki::Authority::new("other").expect("CA");
+        let foreign = stranger
+            .issue("web1", crate::demo::pki::Validity::default())
+            .expect("cert");
+        assert!(verifier.verify(&foreign.cert).is_err());
+    }
+
+    #[test]
     fn malformed_certificates_are_rejected() {
         for bad in [
             "garbage",

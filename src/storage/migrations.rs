@@ -8,8 +8,8 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
-/// Session-level advisory lock key ("foreman-dlm migrate" in ASCII, truncated to 63 bits).
-const MIGRATION_LOCK_KEY: i64 = 0x666d_646c_6d69_67;
+/// Session-level advisory lock key ("fmdlmig" in ASCII), distinct from the lock namespaces.
+const MIGRATION_LOCK_KEY: i64 = 0x0066_6d64_6c6d_6967;
 
 #[derive(Debug)]
 pub struct MigrationError(pub String);

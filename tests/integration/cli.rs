@@ -1,1 +1,165 @@
-//! placeholder
+//! The binary's subcommands as an operator runs them: `check-config`, `migrate`, `serve`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::common::{pki, TestDb};
+use foreman_dlm::demo::FOREMAN_SCHEMA_SQL;
+
+fn foreman_dlm(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_foreman-dlm"));
+    command.arg("--config").arg(config).args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("run foreman-dlm")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A settings file for `db`, with a password in the URL that must never be printed.
+fn settings_file(dir: &Path, db: &TestDb, ca_file: &Path) -> std::path::PathBuf {
+    let url = db.url.replace("postgres@", "postgres:Sup3rSecret@");
+    let path = dir.join("settings.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[database]\nurl = \"{url}\"\n\n[client_cert]\nca_files = [\"{}\"]\n",
+            ca_file.display()
+        ),
+    )
+    .expect("write settings");
+    path
+}
+
+#[test]
+fn check_config_prints_redacted_settings_and_passes() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = settings_file(dir.path(), &db, &pki::shared().ca_file);
+
+    let output = foreman_dlm(
+        &config,
+        &["check-config"],
+        &[("FOREMAN_DLM__HTTP__LISTEN", "127.0.0.1:9999")],
+    );
+
+    let out = text(&output);
+    assert!(output.status.success(), "{out}");
+    assert!(out.contains("configuration OK"), "{out}");
+    assert!(out.contains("postgres:********@"), "{out}");
+    assert!(!out.contains("Sup3rSecret"), "password printed: {out}");
+    assert!(
+        out.contains("listen = \"127.0.0.1:9999\""),
+        "environment overrides the file: {out}"
+    );
+}
+
+#[test]
+fn check_config_names_the_first_problem() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing_ca = dir.path().join("no-such-ca.pem");
+    let config = settings_file(dir.path(), &db, &missing_ca);
+
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (&[], "no-such-ca.pem"),
+        (
+            &[(
+                "FOREMAN_DLM__DATABASE__URL",
+                "postgres://postgres:Sup3rSecret@127.0.0.1:1/foreman",
+            )],
+            "cannot connect to the database",
+        ),
+        (
+            &[("FOREMAN_DLM__HTTP__LISTEN", "everywhere")],
+            "http.listen",
+        ),
+        (
+            &[("FOREMAN_DLM__CLIENT_CERT__TRUSTED_PROXIES", "10.0.0.0/99")],
+            "invalid configuration",
+        ),
+    ];
+    for (env, expected) in cases {
+        let output = foreman_dlm(&config, &["check-config"], env);
+        let out = text(&output);
+        assert!(!output.status.success(), "{env:?} passed: {out}");
+        assert!(
+            out.contains(expected),
+            "{env:?}: expected {expected:?} in {out}"
+        );
+        assert!(!out.contains("Sup3rSecret"), "password printed: {out}");
+    }
+    let output = foreman_dlm(&dir.path().join("absent.toml"), &["check-config"], &[]);
+    assert!(text(&output).contains("absent.toml does not exist"));
+}
+
+#[test]
+fn migrate_reads_foremans_database_yml_and_serve_requires_it() {
+    let db = TestDb::empty();
+    db.exec(FOREMAN_SCHEMA_SQL);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let yml = dir.path().join("database.yml");
+    std::fs::write(
+        &yml,
+        format!(
+            "production:\n  adapter: postgresql\n  host: 127.0.0.1\n  port: 5432\n  database: {}\n  username: postgres\n  password: \"Sup3rSecret\"\n",
+            db.name
+        ),
+    )
+    .expect("write database.yml");
+    let config = dir.path().join("settings.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nforeman_database_yml = \"{}\"\n[client_cert]\nca_files = [\"{}\"]\n",
+            yml.display(),
+            pki::shared().ca_file.display()
+        ),
+    )
+    .expect("write settings");
+
+    let before = foreman_dlm(&config, &["check-config"], &[]);
+    let serve = foreman_dlm(
+        &config,
+        &["serve"],
+        &[("FOREMAN_DLM__HTTP__LISTEN", "127.0.0.1:0")],
+    );
+    let first = foreman_dlm(&config, &["migrate"], &[]);
+    let second = foreman_dlm(&config, &["migrate"], &[]);
+    let after = foreman_dlm(&config, &["check-config"], &[]);
+
+    assert!(!before.status.success());
+    assert!(
+        text(&before).contains("run `foreman-dlm migrate`"),
+        "{}",
+        text(&before)
+    );
+    assert!(
+        !serve.status.success(),
+        "serve must refuse a database with pending migrations"
+    );
+    assert!(
+        text(&serve).contains("pending migration"),
+        "{}",
+        text(&serve)
+    );
+    assert!(first.status.success(), "{}", text(&first));
+    assert!(text(&first).contains("applied migrations"));
+    assert!(text(&second).contains("up to date"));
+    assert!(after.status.success(), "{}", text(&after));
+    assert!(text(&after).contains("unset: Foreman's database.yml is used"));
+    for output in [&before, &serve, &first, &second, &after] {
+        assert!(!text(output).contains("Sup3rSecret"));
+    }
+    assert_eq!(
+        db.scalar("SELECT to_regclass('dlmlocks') IS NOT NULL AS present"),
+        serde_json::json!(true)
+    );
+}
