@@ -322,8 +322,12 @@ mod tests {
             assert_eq!(common_name(&cert).as_deref(), Ok("web1.example.com"));
         }
         let verifier = CertificateVerifier {
-            without_crl: build_store(&[ca.cert.clone()], &[], X509VerifyFlags::empty())
-                .expect("store"),
+            without_crl: build_store(
+                std::slice::from_ref(&ca.cert),
+                &[],
+                X509VerifyFlags::empty(),
+            )
+            .expect("store"),
             with_crl: None,
             crl_issuers: vec![],
         };
