@@ -12,7 +12,9 @@ use std::sync::OnceLock;
 use diesel::pg::PgConnection;
 
 use crate::identity::Host;
-use crate::storage::locks::{self as lock_store, LockWithHolder, TransferOutcome};
+/// A lock as the API shows it: the row and its holder's name.
+pub use crate::storage::locks::LockWithHolder as LockView;
+use crate::storage::locks::{self as lock_store, TransferOutcome};
 use crate::storage::{hosts as host_store, StorageError, StorageFailure};
 pub use lock_ref::{InvalidLockName, LockRef};
 
@@ -56,22 +58,6 @@ impl StorageFailure for LockError {
     }
 }
 
-/// A lock as shown to a host: the row, its holder's name, and whether the caller holds it.
-#[derive(Debug, Clone)]
-pub struct LockView {
-    pub lock: lock_store::LockRow,
-    pub holder_name: Option<String>,
-}
-
-impl From<LockWithHolder> for LockView {
-    fn from(l: LockWithHolder) -> Self {
-        LockView {
-            lock: l.lock,
-            holder_name: l.holder_name,
-        }
-    }
-}
-
 /// Lock operations for hosts. Holds what is worth remembering between requests.
 #[derive(Default)]
 pub struct LockManager {
@@ -86,9 +72,7 @@ impl LockManager {
 
     /// GET: never creates a lock.
     pub fn show(&self, conn: &mut PgConnection, lock_ref: &LockRef) -> Result<LockView, LockError> {
-        find(conn, lock_ref)?
-            .map(LockView::from)
-            .ok_or_else(|| LockError::NotFound(lock_ref.as_str().to_string()))
+        find(conn, lock_ref)?.ok_or_else(|| LockError::NotFound(lock_ref.as_str().to_string()))
     }
 
     /// PUT: take the lock for `host`, creating the lock on first use.
@@ -101,7 +85,7 @@ impl LockManager {
         let lock = find_or_create(conn, lock_ref)?;
         // The plugin checks the opt-out before its update and records no event for it.
         let stored = host_store::effective_parameter(conn, host.id, OPT_OUT_PARAMETER)?;
-        if !opt_out::may_acquire(stored.flatten().as_deref()) {
+        if !opt_out::may_acquire(stored.as_deref()) {
             log::info!(
                 "host {} may not acquire update locks ({OPT_OUT_PARAMETER})",
                 host.name
@@ -132,8 +116,7 @@ impl LockManager {
         new_holder: Option<i32>,
     ) -> Result<LockView, LockError> {
         let actor = self.api_admin_id(conn)?;
-        let transfer = lock_store::transfer(conn, lock_id, host.id, new_holder, actor)?;
-        match transfer.outcome {
+        match lock_store::transfer(conn, lock_id, host.id, new_holder, actor)? {
             Some(TransferOutcome::Done(lock)) => Ok(LockView {
                 holder_name: lock.host_id.map(|_| host.name.clone()),
                 lock,
@@ -158,10 +141,7 @@ impl LockManager {
     }
 }
 
-fn find(
-    conn: &mut PgConnection,
-    lock_ref: &LockRef,
-) -> Result<Option<LockWithHolder>, StorageError> {
+fn find(conn: &mut PgConnection, lock_ref: &LockRef) -> Result<Option<LockView>, StorageError> {
     match lock_ref {
         LockRef::IdOrName(id, name) => match lock_store::find_by_id(conn, *id)? {
             Some(lock) => Ok(Some(lock)),
@@ -171,10 +151,7 @@ fn find(
     }
 }
 
-fn find_or_create(
-    conn: &mut PgConnection,
-    lock_ref: &LockRef,
-) -> Result<LockWithHolder, StorageError> {
+fn find_or_create(conn: &mut PgConnection, lock_ref: &LockRef) -> Result<LockView, StorageError> {
     match find(conn, lock_ref)? {
         Some(lock) => Ok(lock),
         None => lock_store::create_if_missing(conn, lock_ref.as_str()),

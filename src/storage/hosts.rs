@@ -51,7 +51,8 @@ struct ParameterValue {
 }
 
 /// The effective value of host parameter `name` for `host_id`, resolved the way Foreman resolves
-/// host parameters; `None` when no level defines it. The value is returned as stored (YAML).
+/// host parameters; `None` when no level defines it (or its value is NULL). The value is returned
+/// as stored (YAML).
 ///
 /// Precedence, lowest first (Foreman's `host_inherited_params_objects`): global, organization
 /// ancestors root→leaf then the organization, the same for the location, the primary interface's
@@ -62,7 +63,7 @@ pub fn effective_parameter(
     conn: &mut PgConnection,
     host_id: i32,
     name: &str,
-) -> Result<Option<Option<String>>, StorageError> {
+) -> Result<Option<String>, StorageError> {
     const SQL: &str = "\
 WITH host AS (
     SELECT id, organization_id, location_id, hostgroup_id, operatingsystem_id FROM hosts WHERE id = $1
@@ -106,6 +107,6 @@ SELECT value FROM found ORDER BY rank DESC, depth DESC LIMIT 1";
         .bind::<Varchar, _>(name)
         .get_result::<ParameterValue>(conn)
         .optional()
-        .map(|row| row.map(|r| r.value))
+        .map(|row| row.and_then(|r| r.value))
         .map_err(StorageError::from)
 }

@@ -111,12 +111,6 @@ pub fn create_if_missing(
 
 /// What one acquire or release statement did.
 #[derive(Debug, Clone)]
-pub struct Transfer {
-    /// None: the lock row no longer exists (deleted between lookup and transfer).
-    pub outcome: Option<TransferOutcome>,
-}
-
-#[derive(Debug, Clone)]
 pub enum TransferOutcome {
     /// The holder is now `requested_holder`; the row as it is after the change.
     Done(LockRow),
@@ -179,7 +173,7 @@ pub fn transfer(
     requester: i32,
     new_holder: Option<i32>,
     acting_user: Option<i32>,
-) -> Result<Transfer, StorageError> {
+) -> Result<Option<TransferOutcome>, StorageError> {
     let row: Option<TransferRow> = diesel::sql_query(TRANSFER_SQL)
         .bind::<Integer, _>(lock_id)
         .bind::<Integer, _>(requester)
@@ -187,7 +181,8 @@ pub fn transfer(
         .bind::<Nullable<Integer>, _>(acting_user)
         .get_result(conn)
         .optional()?;
-    let outcome = row.map(|r| {
+    // None: the lock row no longer exists (deleted between lookup and transfer).
+    Ok(row.map(|r| {
         if r.done {
             TransferOutcome::Done(LockRow {
                 id: r.id,
@@ -201,8 +196,7 @@ pub fn transfer(
         } else {
             TransferOutcome::Refused
         }
-    });
-    Ok(Transfer { outcome })
+    }))
 }
 
 /// Records that a host called in (`dlm_facets.last_checkin_at`), creating its facet on first
