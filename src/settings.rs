@@ -19,6 +19,9 @@ pub struct Settings {
     pub http: HttpSettings,
     pub client_cert: ClientCertSettings,
     pub locks: LockSettings,
+    /// Optional direct TLS listener, beside the plain-HTTP one Apache uses.
+    #[serde(default)]
+    pub tls: Option<TlsSettings>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -49,6 +52,17 @@ pub struct ClientCertSettings {
     pub verify_header: String,
     pub dn_header: String,
     pub trust_proxy_verification: bool,
+}
+
+/// A TLS listener that hosts reach without Apache: the TLS peer certificate identifies the host.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TlsSettings {
+    pub listen: String,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// Intermediate certificates sent after `cert_file`, if `cert_file` holds only the leaf.
+    #[serde(default)]
+    pub chain_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -123,6 +137,14 @@ impl Settings {
         }
         if self.locks.stale_time_hours == 0 {
             return invalid("locks.stale_time_hours must be at least 1".into());
+        }
+        if let Some(tls) = &self.tls {
+            if tls.listen.parse::<SocketAddr>().is_err() {
+                return invalid(format!(
+                    "tls.listen = {:?} is not an address:port such as 0.0.0.0:8443",
+                    tls.listen
+                ));
+            }
         }
         if self.listen_addr().is_err() {
             return invalid(format!(
@@ -354,7 +376,22 @@ impl Settings {
             self.client_cert.dn_header,
             self.client_cert.trust_proxy_verification,
             self.locks.stale_time_hours,
-        )
+        ) + &self.describe_tls()
+    }
+
+    fn describe_tls(&self) -> String {
+        match &self.tls {
+            None => "\n# [tls] not configured: no direct TLS listener\n".to_string(),
+            Some(tls) => {
+                format!(
+                "\n[tls]\nlisten = {:?}\ncert_file = {:?}\nkey_file = {:?}\nchain_file = {:?}\n",
+                tls.listen,
+                tls.cert_file.display().to_string(),
+                tls.key_file.display().to_string(),
+                tls.chain_file.as_ref().map_or(String::new(), |p| p.display().to_string()),
+            )
+            }
+        }
     }
 }
 

@@ -35,15 +35,18 @@ pub fn serve(config: Option<&Path>) -> ExitCode {
 /// Runs the server until it is stopped (SIGTERM/SIGINT stop it gracefully).
 pub fn run_server(settings: &Settings, state: AppState) -> ExitCode {
     let result = actix_web::rt::System::new().block_on(async move {
-        let (server, addrs) = http::start(settings, state)?;
-        for addr in addrs {
+        let (server, listening) = http::start(settings, state)?;
+        for addr in listening.http {
             log::info!("foreman-dlm listening on http://{addr}");
         }
-        server.await
+        for addr in listening.tls {
+            log::info!("foreman-dlm listening on https://{addr} (client certificates)");
+        }
+        server.await.map_err(|e| e.to_string())
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(format!("cannot serve on {}: {e}", settings.http.listen)),
+        Err(e) => fail(e),
     }
 }
 
@@ -165,5 +168,12 @@ fn check_settings(settings: &Settings) -> Result<Vec<String>, String> {
     ));
     let listen = settings.listen_addr().map_err(|e| e.to_string())?;
     ok.push(format!("will listen on {listen}"));
+    if let Some(tls) = &settings.tls {
+        crate::http::tls::acceptor(tls, &settings.client_cert.ca_files)?;
+        ok.push(format!(
+            "TLS certificate and key load and match; will listen on {} with TLS",
+            tls.listen
+        ));
+    }
     Ok(ok)
 }

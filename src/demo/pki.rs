@@ -9,7 +9,8 @@ use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::x509::extension::{
-    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
+    SubjectKeyIdentifier,
 };
 use openssl::x509::{X509Builder, X509NameBuilder, X509};
 
@@ -19,6 +20,17 @@ pub struct Authority {
     pub cert: X509,
     pub key: PKey<Private>,
     next_serial: std::sync::atomic::AtomicU32,
+}
+
+/// What to put into an issued certificate beyond the CN.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CertSpec<'a> {
+    pub common_name: &'a str,
+    /// `O=`, e.g. the organization label in a Katello consumer certificate.
+    pub organization: Option<&'a str>,
+    pub dns_names: &'a [&'a str],
+    pub ip_addresses: &'a [&'a str],
+    pub validity: Validity,
 }
 
 /// A certificate with its private key.
@@ -89,11 +101,23 @@ impl Authority {
         })
     }
 
-    /// Issues a client/server certificate for `common_name`.
+    /// Issues a client/server certificate for `common_name`, as Puppet issues host certificates.
     pub fn issue(&self, common_name: &str, validity: Validity) -> Result<Issued, ErrorStack> {
+        self.issue_spec(&CertSpec {
+            common_name,
+            validity,
+            ..CertSpec::default()
+        })
+    }
+
+    pub fn issue_spec(&self, spec: &CertSpec) -> Result<Issued, ErrorStack> {
+        let (common_name, validity) = (spec.common_name, spec.validity);
         let key = new_key()?;
         let mut name = X509NameBuilder::new()?;
         name.append_entry_by_nid(Nid::COMMONNAME, common_name)?;
+        if let Some(organization) = spec.organization {
+            name.append_entry_by_nid(Nid::ORGANIZATIONNAME, organization)?;
+        }
         let name = name.build();
         let serial = self
             .next_serial
@@ -123,6 +147,17 @@ impl Authority {
                 .server_auth()
                 .build()?,
         )?;
+        if !spec.dns_names.is_empty() || !spec.ip_addresses.is_empty() {
+            let mut san = SubjectAlternativeName::new();
+            for dns in spec.dns_names {
+                san.dns(dns);
+            }
+            for ip in spec.ip_addresses {
+                san.ip(ip);
+            }
+            let san = san.build(&builder.x509v3_context(Some(&self.cert), None))?;
+            builder.append_extension(san)?;
+        }
         let aki = AuthorityKeyIdentifier::new()
             .keyid(false)
             .build(&builder.x509v3_context(Some(&self.cert), None))?;

@@ -10,9 +10,10 @@ use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 
 use super::error::ApiError;
+use super::tls::TlsPeer;
 use super::views::LockBody;
 use super::AppState;
-use crate::identity::{self, Credential, Host};
+use crate::identity::{Credential, Host};
 use crate::locks::{LockManager, LockRef, LockView};
 
 /// The request's certificate credential, checked before any database work.
@@ -24,14 +25,19 @@ impl FromRequest for HostCredential {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let result = match req.app_data::<web::Data<AppState>>() {
-            Some(state) => {
-                let peer = req.peer_addr().map(|a| a.ip());
-                Ok(HostCredential(
+            // On the TLS listener only the handshake's certificate counts; elsewhere the
+            // headers of a trusted proxy.
+            Some(state) => Ok(HostCredential(match req.conn_data::<TlsPeer>() {
+                Some(TlsPeer(cert)) => state
+                    .authenticator
+                    .credential_from_peer_certificate(cert.as_deref().map(|c| c.as_ref())),
+                None => {
+                    let peer = req.peer_addr().map(|a| a.ip());
                     state
                         .authenticator
-                        .credential_from_headers(peer, req.headers()),
-                ))
-            }
+                        .credential_from_headers(peer, req.headers())
+                }
+            })),
             None => Err(ApiError::Internal("application state missing".into())),
         };
         ready(result)
@@ -102,10 +108,12 @@ async fn handle(
     };
     let lock_ref = lock_ref(&req)?;
     let locks: Arc<LockManager> = state.locks.clone();
+    let authenticator = state.authenticator.clone();
     let (host, view) = state
         .db
         .run(move |conn| -> Result<(Host, LockView), HostRequestError> {
-            let host = identity::find_host(conn, &subject)?
+            let host = authenticator
+                .find_host(conn, &subject)?
                 .ok_or(HostRequestError::UnknownHost(subject))?;
             locks.record_checkin(conn, &host)?;
             let view = match action {

@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod host_locks;
+pub mod tls;
 pub mod views;
 
 use std::net::SocketAddr;
@@ -22,6 +23,7 @@ use crate::storage::Database;
 use error::ApiError;
 
 /// Everything a request handler needs, shared by all workers.
+#[derive(Clone)]
 pub struct AppState {
     pub db: Database,
     pub authenticator: Arc<ClientCertAuthenticator>,
@@ -92,19 +94,35 @@ async fn route_not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::RouteNotFound)
 }
 
-/// Binds the listener and returns the server (not yet awaited) and the addresses it listens on.
-pub fn start(settings: &Settings, state: AppState) -> std::io::Result<(Server, Vec<SocketAddr>)> {
+/// The addresses a started server listens on.
+#[derive(Debug, Clone)]
+pub struct Listening {
+    pub http: Vec<SocketAddr>,
+    pub tls: Vec<SocketAddr>,
+}
+
+/// Binds the plain-HTTP listener (for Apache) and, when `[tls]` is configured, the direct TLS
+/// listener; returns the server (not yet awaited) and where it listens.
+pub fn start(settings: &Settings, state: AppState) -> Result<(Server, Listening), String> {
     let listen = settings
         .listen_addr()
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    start_on(listen, settings.http.workers, state)
+        .map_err(|e| format!("http.listen: {e}"))?;
+    let tls = match &settings.tls {
+        Some(tls) => {
+            let addr: SocketAddr = tls.listen.parse().map_err(|e| format!("tls.listen: {e}"))?;
+            Some((addr, tls::acceptor(tls, &settings.client_cert.ca_files)?))
+        }
+        None => None,
+    };
+    start_on(listen, tls, settings.http.workers, state)
 }
 
 pub fn start_on(
     listen: SocketAddr,
+    tls: Option<(SocketAddr, openssl::ssl::SslAcceptorBuilder)>,
     workers: usize,
     state: AppState,
-) -> std::io::Result<(Server, Vec<SocketAddr>)> {
+) -> Result<(Server, Listening), String> {
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
@@ -118,12 +136,21 @@ pub fn start_on(
             .configure(routes)
             .default_service(web::to(route_not_found))
     })
+    .on_connect(tls::record_peer_certificate)
     .client_request_timeout(Duration::from_secs(10))
     .client_disconnect_timeout(Duration::from_secs(2));
     if workers > 0 {
         server = server.workers(workers);
     }
-    let server = server.bind(listen)?;
-    let addrs = server.addrs();
-    Ok((server.run(), addrs))
+    server = server
+        .bind(listen)
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let http = server.addrs();
+    if let Some((tls_listen, acceptor)) = tls {
+        server = server
+            .bind_openssl(tls_listen, acceptor)
+            .map_err(|e| format!("cannot listen on {tls_listen}: {e}"))?;
+    }
+    let tls = server.addrs().split_off(http.len());
+    Ok((server.run(), Listening { http, tls }))
 }

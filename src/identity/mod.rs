@@ -7,10 +7,12 @@
 pub mod certificate;
 
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 use actix_web::http::header::{HeaderMap, HeaderName};
 use diesel::pg::PgConnection;
 use ipnet::IpNet;
+use openssl::x509::X509Ref;
 
 use crate::settings::ClientCertSettings;
 use crate::storage::{hosts, StorageError};
@@ -42,6 +44,8 @@ pub struct ClientCertAuthenticator {
     verify_header: HeaderName,
     dn_header: HeaderName,
     trust_proxy_verification: bool,
+    /// Whether Foreman's database has Katello's subscription facets; asked once.
+    katello_facets: OnceLock<bool>,
 }
 
 impl ClientCertAuthenticator {
@@ -59,6 +63,7 @@ impl ClientCertAuthenticator {
             verify_header: header("client_cert.verify_header", &settings.verify_header)?,
             dn_header: header("client_cert.dn_header", &settings.dn_header)?,
             trust_proxy_verification: settings.trust_proxy_verification,
+            katello_facets: OnceLock::new(),
         })
     }
 
@@ -113,6 +118,49 @@ impl ClientCertAuthenticator {
         }
     }
 
+    /// The credential of a direct TLS connection: only the certificate the client presented in the
+    /// handshake counts, verified like a forwarded one; certificate headers are ignored there.
+    pub fn credential_from_peer_certificate(&self, cert: Option<&X509Ref>) -> Credential {
+        let Some(cert) = cert else {
+            return Credential::Missing {
+                reason: "no client certificate in the TLS handshake".into(),
+            };
+        };
+        match self.verifier.verify(cert).and_then(|()| common_name(cert)) {
+            Ok(subject) => Credential::Verified { subject },
+            Err(rejected) => Credential::Missing { reason: rejected.0 },
+        }
+    }
+
+    /// Maps a verified certificate subject to a Foreman host: `hosts.certname`, then `hosts.name`
+    /// (Puppet certificates), then Katello's subscription facet uuid (subscription-manager
+    /// consumer certificates), where Katello's table exists.
+    pub fn find_host(
+        &self,
+        conn: &mut PgConnection,
+        subject: &str,
+    ) -> Result<Option<Host>, StorageError> {
+        let row = match hosts::find_by_certname_or_name(conn, subject)? {
+            Some(row) => Some(row),
+            None if self.has_katello_facets(conn)? => {
+                hosts::find_by_subscription_uuid(conn, subject)?
+            }
+            None => None,
+        };
+        Ok(row.map(|row| Host {
+            id: row.id,
+            name: row.name,
+        }))
+    }
+
+    fn has_katello_facets(&self, conn: &mut PgConnection) -> Result<bool, StorageError> {
+        if let Some(present) = self.katello_facets.get() {
+            return Ok(*present);
+        }
+        let present = hosts::table_exists(conn, "katello_subscription_facets")?;
+        Ok(*self.katello_facets.get_or_init(|| present))
+    }
+
     fn verified_subject(&self, pem: &str) -> Result<Option<String>, String> {
         let Some(cert) = decode_forwarded_pem(pem).map_err(|e| e.0)? else {
             return Ok(None);
@@ -162,14 +210,4 @@ fn single_header(headers: &HeaderMap, name: &HeaderName) -> Result<Option<String
         .to_str()
         .map(|v| Some(v.to_string()))
         .map_err(|_| format!("header {name} is not printable ASCII"))
-}
-
-/// Maps a verified certificate subject to a Foreman host: `hosts.certname`, then `hosts.name`.
-pub fn find_host(conn: &mut PgConnection, subject: &str) -> Result<Option<Host>, StorageError> {
-    Ok(
-        hosts::find_by_certname_or_name(conn, subject)?.map(|row| Host {
-            id: row.id,
-            name: row.name,
-        }),
-    )
 }

@@ -32,6 +32,37 @@ pub fn find_by_certname_or_name(
     .map_err(StorageError::from)
 }
 
+/// Katello's mapping of a subscription-manager consumer (the CN of its identity certificate) to a
+/// host. The uuid index is not unique; like Katello, the first facet wins.
+pub fn find_by_subscription_uuid(
+    conn: &mut PgConnection,
+    uuid: &str,
+) -> Result<Option<HostRow>, StorageError> {
+    diesel::sql_query(
+        "SELECT h.id, h.name FROM katello_subscription_facets f JOIN hosts h ON h.id = f.host_id \
+         WHERE f.uuid = $1 ORDER BY f.id LIMIT 1",
+    )
+    .bind::<Varchar, _>(uuid)
+    .get_result(conn)
+    .optional()
+    .map_err(StorageError::from)
+}
+
+#[derive(QueryableByName)]
+struct Present {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    present: bool,
+}
+
+/// Whether a table exists (in the connection's search path), e.g. Katello's on a Katello server.
+pub fn table_exists(conn: &mut PgConnection, table: &str) -> Result<bool, StorageError> {
+    diesel::sql_query("SELECT to_regclass($1) IS NOT NULL AS present")
+        .bind::<Text, _>(table)
+        .get_result::<Present>(conn)
+        .map(|row| row.present)
+        .map_err(StorageError::from)
+}
+
 /// The hidden user Foreman runs certificate-authenticated API requests as; the plugin records its
 /// id in `dlmlock_events.user_id` for host requests.
 pub fn api_admin_user_id(conn: &mut PgConnection) -> Result<Option<i32>, StorageError> {

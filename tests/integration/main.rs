@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod concurrency;
+mod deployment;
 mod host_locks;
 mod identity;
 mod opt_out;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod apache;
 pub mod pki;
 
 use std::collections::hash_map::DefaultHasher;
@@ -234,6 +235,8 @@ pub struct ServerOptions {
     pub crl_files: Vec<PathBuf>,
     pub trusted_proxies: Vec<String>,
     pub trust_proxy_verification: bool,
+    /// Also listen with TLS on a loopback port, with the test PKI's `localhost` certificate.
+    pub tls: bool,
 }
 
 impl ServerOptions {
@@ -245,6 +248,7 @@ impl ServerOptions {
             crl_files: vec![],
             trusted_proxies: vec!["127.0.0.0/8".into(), "::1/128".into()],
             trust_proxy_verification: false,
+            tls: false,
         }
     }
 }
@@ -252,6 +256,7 @@ impl ServerOptions {
 /// The real server on a loopback port, in its own thread and actix system.
 pub struct TestServer {
     pub addr: SocketAddr,
+    pub tls_addr: Option<SocketAddr>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -272,20 +277,39 @@ impl TestServer {
             .map(|n| n.parse().expect("CIDR"))
             .collect();
         settings.client_cert.trust_proxy_verification = options.trust_proxy_verification;
+        settings.http.listen = "127.0.0.1:0".into();
+        settings.http.workers = 2;
+        if options.tls {
+            let pki = pki::shared();
+            settings.tls = Some(foreman_dlm::settings::TlsSettings {
+                listen: "127.0.0.1:0".into(),
+                cert_file: pki.server_cert_file.clone(),
+                key_file: pki.server_key_file.clone(),
+                chain_file: None,
+            });
+        }
         let state = AppState::from_settings(&settings).expect("server state");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let (server, addrs) =
-                    http::start_on("127.0.0.1:0".parse().expect("addr"), 2, state)
-                        .expect("bind test server");
-                tx.send((addrs[0], server.handle()))
+                let (server, listening) = http::start(&settings, state).expect("bind test server");
+                tx.send((listening, server.handle()))
                     .expect("report address");
                 let _ = server.await;
             })
         });
-        let (addr, handle) = rx.recv().expect("server started");
-        TestServer { addr, handle }
+        let (listening, handle) = rx.recv().expect("server started");
+        TestServer {
+            addr: listening.http[0],
+            tls_addr: listening.tls.first().copied(),
+            handle,
+        }
+    }
+
+    /// `https://localhost:PORT/...` on the TLS listener.
+    pub fn tls_url(&self, path: &str) -> String {
+        let port = self.tls_addr.expect("server started with tls").port();
+        format!("https://localhost:{port}{path}")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -343,5 +367,52 @@ pub fn cert_header(cert: &foreman_dlm::demo::pki::Issued) -> Vec<(&'static str, 
     vec![
         ("SSL-CLIENT-CERT", cert.apache_header()),
         ("SSL-CLIENT-VERIFY", "SUCCESS".to_string()),
+    ]
+}
+
+/// What curl saw: the HTTP status (0 when the connection or handshake failed), the body, and
+/// curl's own error text.
+#[derive(Debug)]
+pub struct CurlAnswer {
+    pub status: u16,
+    pub body: Value,
+    pub error: String,
+}
+
+/// Runs the real curl, as a host's update client does. `args` come before the URL.
+pub fn curl(method: &str, url: &str, args: &[&str]) -> CurlAnswer {
+    let output = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "20",
+            "-X",
+            method,
+            "-H",
+            "Content-Type: application/json",
+        ])
+        .args(["-w", "\n%{http_code}"])
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("curl is installed");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let (body, status) = stdout.rsplit_once('\n').unwrap_or(("", stdout.as_ref()));
+    CurlAnswer {
+        status: status.trim().parse().unwrap_or(0),
+        body: serde_json::from_str(body).unwrap_or(Value::Null),
+        error: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// curl arguments for a host presenting `cert` and trusting the test CA for the server.
+pub fn curl_cert_args(cert_file: &std::path::Path, key_file: &std::path::Path) -> Vec<String> {
+    vec![
+        "--cert".into(),
+        cert_file.display().to_string(),
+        "--key".into(),
+        key_file.display().to_string(),
+        "--cacert".into(),
+        pki::shared().ca_file.display().to_string(),
     ]
 }

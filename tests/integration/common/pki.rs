@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use foreman_dlm::demo::pki::{Authority, Issued, Validity};
+use foreman_dlm::demo::pki::{Authority, CertSpec, Issued, Validity};
 
 pub struct TestPki {
     pub ca: Authority,
@@ -15,6 +15,13 @@ pub struct TestPki {
     pub crl_file: PathBuf,
     /// Issued by `ca` for CN revoked.example.com, listed in `crl_file`.
     pub revoked: Issued,
+    /// Katello's default CA, which signs subscription-manager consumer certificates.
+    pub katello_ca: Authority,
+    /// Foreman's CA and Katello's CA in one bundle.
+    pub ca_bundle_file: PathBuf,
+    /// The server certificate (CN localhost, SAN localhost and 127.0.0.1) from Foreman's CA.
+    pub server_cert_file: PathBuf,
+    pub server_key_file: PathBuf,
     pub dir: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -36,7 +43,27 @@ impl TestPki {
         std::fs::write(&other_ca_file, other_ca.cert.to_pem()?)?;
         let revoked = ca.issue("revoked.example.com", Validity::default())?;
         let crl_file = make_crl(&path, &ca, &[&revoked])?;
+        let katello_ca = Authority::new("katello-default-ca")?;
+        let ca_bundle_file = path.join("ca-bundle.pem");
+        std::fs::write(
+            &ca_bundle_file,
+            [ca.cert.to_pem()?, katello_ca.cert.to_pem()?].concat(),
+        )?;
+        let server = ca.issue_spec(&CertSpec {
+            common_name: "localhost",
+            dns_names: &["localhost"],
+            ip_addresses: &["127.0.0.1"],
+            ..CertSpec::default()
+        })?;
+        let server_cert_file = path.join("server.pem");
+        let server_key_file = path.join("server.key");
+        std::fs::write(&server_cert_file, server.cert_pem())?;
+        std::fs::write(&server_key_file, server.key_pem())?;
         Ok(TestPki {
+            katello_ca,
+            ca_bundle_file,
+            server_cert_file,
+            server_key_file,
             ca,
             other_ca,
             ca_file,
@@ -57,6 +84,26 @@ impl TestPki {
 
     pub fn host_with(&self, common_name: &str, validity: Validity) -> Issued {
         self.ca.issue(common_name, validity).expect("issue")
+    }
+
+    /// A subscription-manager consumer certificate: CN = consumer uuid, O = organization label.
+    pub fn consumer(&self, uuid: &str) -> Issued {
+        self.katello_ca
+            .issue_spec(&CertSpec {
+                common_name: uuid,
+                organization: Some("Default_Organization"),
+                ..CertSpec::default()
+            })
+            .expect("issue")
+    }
+
+    /// Writes `cert` and its key as files a client (curl) can present; returns (cert, key).
+    pub fn write_client(&self, label: &str, cert: &Issued) -> (PathBuf, PathBuf) {
+        let cert_file = self.dir.join(format!("client-{label}-{}.pem", unique()));
+        let key_file = cert_file.with_extension("key");
+        std::fs::write(&cert_file, cert.cert_pem()).expect("write cert");
+        std::fs::write(&key_file, cert.key_pem()).expect("write key");
+        (cert_file, key_file)
     }
 
     pub fn foreign(&self, common_name: &str) -> Issued {
@@ -102,4 +149,9 @@ fn make_crl(
     }
     openssl(&["-gencrl", "-out", "crl.pem"])?;
     Ok(dir.join("crl.pem"))
+}
+
+fn unique() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }

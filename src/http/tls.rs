@@ -1,0 +1,106 @@
+//! The optional direct TLS listener: hosts connect with their client certificate, no Apache.
+//!
+//! The handshake *requests* a client certificate and accepts whatever is presented; the same
+//! `CertificateVerifier` that checks forwarded certificates then decides (chain, dates, CRLs). A
+//! refused certificate so gets the API's JSON 401 rather than an opaque TLS alert.
+
+use std::any::Any;
+use std::path::Path;
+
+use actix_tls::accept::openssl::TlsStream;
+use actix_web::dev::Extensions;
+use actix_web::rt::net::TcpStream;
+use openssl::ssl::{SslAcceptor, SslAcceptorBuilder, SslFiletype, SslMethod, SslVerifyMode};
+use openssl::x509::{X509Name, X509};
+
+use crate::settings::TlsSettings;
+
+/// The client certificate of a TLS connection (None: the client presented none). Present in a
+/// request's connection data exactly when the request came over the TLS listener.
+#[derive(Clone)]
+pub struct TlsPeer(pub Option<std::sync::Arc<X509>>);
+
+/// `HttpServer::on_connect` hook: remembers the peer certificate of each TLS connection. On a
+/// resumed TLS 1.2 session OpenSSL restores the certificate from the session.
+pub fn record_peer_certificate(connection: &dyn Any, data: &mut Extensions) {
+    if let Some(stream) = connection.downcast_ref::<TlsStream<TcpStream>>() {
+        let cert = stream.ssl().peer_certificate().map(std::sync::Arc::new);
+        data.insert(TlsPeer(cert));
+    }
+}
+
+/// Builds the acceptor from `[tls]`. Unreadable files and a key that does not match the
+/// certificate are start-up errors in plain words.
+pub fn acceptor(
+    tls: &TlsSettings,
+    client_ca_files: &[std::path::PathBuf],
+) -> Result<SslAcceptorBuilder, String> {
+    let internal = |what: &str| format!("cannot set up TLS: {what}");
+    let mut builder = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())
+        .map_err(|_| internal("OpenSSL context"))?;
+    readable("tls.cert_file", &tls.cert_file)?;
+    builder
+        .set_certificate_chain_file(&tls.cert_file)
+        .map_err(|_| {
+            format!(
+                "tls.cert_file {} is not a PEM certificate",
+                tls.cert_file.display()
+            )
+        })?;
+    if let Some(chain_file) = &tls.chain_file {
+        let pem = readable("tls.chain_file", chain_file)?;
+        let chain = X509::stack_from_pem(&pem).map_err(|_| {
+            format!(
+                "tls.chain_file {} is not a PEM certificate bundle",
+                chain_file.display()
+            )
+        })?;
+        for cert in chain {
+            builder
+                .add_extra_chain_cert(cert)
+                .map_err(|_| internal("chain certificate"))?;
+        }
+    }
+    readable("tls.key_file", &tls.key_file)?;
+    builder
+        .set_private_key_file(&tls.key_file, SslFiletype::PEM)
+        .map_err(|_| {
+            format!(
+                "tls.key_file {} is not a PEM private key",
+                tls.key_file.display()
+            )
+        })?;
+    builder.check_private_key().map_err(|_| {
+        format!(
+            "tls.key_file {} does not match the certificate in tls.cert_file {}",
+            tls.key_file.display(),
+            tls.cert_file.display()
+        )
+    })?;
+    // Request, do not require, a client certificate; verification happens in the identity layer.
+    builder.set_verify_callback(SslVerifyMode::PEER, |_, _| true);
+    // Without a session id context, TLS 1.2 resumption with client certificates fails.
+    builder
+        .set_session_id_context(b"foreman-dlm")
+        .map_err(|_| internal("session id context"))?;
+    // Tell clients which CAs we accept, as Apache does from SSLCACertificateFile.
+    let mut names = Vec::new();
+    for path in client_ca_files {
+        let pem = readable("client_cert.ca_files", path)?;
+        for cert in X509::stack_from_pem(&pem).unwrap_or_default() {
+            if let Ok(name) = cert.subject_name().to_owned() {
+                names.push(name);
+            }
+        }
+    }
+    let mut stack = openssl::stack::Stack::<X509Name>::new().map_err(|_| internal("CA list"))?;
+    for name in names {
+        stack.push(name).map_err(|_| internal("CA list"))?;
+    }
+    builder.set_client_ca_list(stack);
+    Ok(builder)
+}
+
+fn readable(key: &str, path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{key}: cannot read {} ({e})", path.display()))
+}
