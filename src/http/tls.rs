@@ -10,7 +10,8 @@ use std::path::Path;
 use actix_tls::accept::openssl::TlsStream;
 use actix_web::dev::Extensions;
 use actix_web::rt::net::TcpStream;
-use openssl::ssl::{SslAcceptor, SslAcceptorBuilder, SslFiletype, SslMethod, SslVerifyMode};
+use openssl::pkey::PKey;
+use openssl::ssl::{SslAcceptor, SslAcceptorBuilder, SslMethod, SslVerifyMode};
 use openssl::x509::{X509Name, X509};
 
 use crate::settings::TlsSettings;
@@ -61,22 +62,32 @@ pub fn acceptor(
                 .map_err(|_| internal("chain certificate"))?;
         }
     }
-    readable("tls.key_file", &tls.key_file)?;
-    builder
-        .set_private_key_file(&tls.key_file, SslFiletype::PEM)
-        .map_err(|_| {
-            format!(
-                "tls.key_file {} is not a PEM private key",
-                tls.key_file.display()
-            )
-        })?;
-    builder.check_private_key().map_err(|_| {
+    let key_pem = readable("tls.key_file", &tls.key_file)?;
+    let key = PKey::private_key_from_pem(&key_pem).map_err(|_| {
         format!(
-            "tls.key_file {} does not match the certificate in tls.cert_file {}",
-            tls.key_file.display(),
+            "tls.key_file {} is not a PEM private key",
+            tls.key_file.display()
+        )
+    })?;
+    let leaf = X509::from_pem(&readable("tls.cert_file", &tls.cert_file)?).map_err(|_| {
+        format!(
+            "tls.cert_file {} is not a PEM certificate",
             tls.cert_file.display()
         )
     })?;
+    if !leaf.public_key().is_ok_and(|public| public.public_eq(&key)) {
+        return Err(format!(
+            "tls.key_file {} does not match the certificate in tls.cert_file {}",
+            tls.key_file.display(),
+            tls.cert_file.display()
+        ));
+    }
+    builder
+        .set_private_key(&key)
+        .map_err(|_| internal("private key"))?;
+    builder
+        .check_private_key()
+        .map_err(|_| internal("private key check"))?;
     // Request, do not require, a client certificate; verification happens in the identity layer.
     builder.set_verify_callback(SslVerifyMode::PEER, |_, _| true);
     // Without a session id context, TLS 1.2 resumption with client certificates fails.

@@ -163,3 +163,52 @@ fn migrate_reads_foremans_database_yml_and_serve_requires_it() {
         serde_json::json!(true)
     );
 }
+
+#[test]
+fn unusable_tls_files_are_clear_startup_errors() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = pki::shared();
+    let config = settings_file(dir.path(), &db, &pki.ca_file);
+    let other_key = dir.path().join("other.key");
+    std::fs::write(&other_key, pki.host("someone.example.com").key_pem()).expect("write key");
+    let server_cert = pki.server_cert_file.display().to_string();
+    let server_key = pki.server_key_file.display().to_string();
+    let missing = dir.path().join("missing.pem").display().to_string();
+    let other_key = other_key.display().to_string();
+    let listen = ("FOREMAN_DLM__TLS__LISTEN", "127.0.0.1:0");
+    let http = ("FOREMAN_DLM__HTTP__LISTEN", "127.0.0.1:0");
+
+    let cases: [(&str, &str, &str); 3] = [
+        (&missing, &server_key, "tls.cert_file: cannot read"),
+        (&server_cert, &missing, "tls.key_file: cannot read"),
+        (&server_cert, &other_key, "does not match the certificate"),
+    ];
+    for (cert, key, expected) in cases {
+        let env = [
+            listen,
+            http,
+            ("FOREMAN_DLM__TLS__CERT_FILE", cert),
+            ("FOREMAN_DLM__TLS__KEY_FILE", key),
+        ];
+        for command in ["check-config", "serve"] {
+            let output = foreman_dlm(&config, &[command], &env);
+            let out = text(&output);
+            assert_eq!(output.status.code(), Some(1), "{command}: {out}");
+            assert!(
+                out.contains(expected),
+                "{command}: expected {expected:?} in {out}"
+            );
+            assert!(!out.contains("panicked"), "{out}");
+        }
+    }
+    let env = [
+        listen,
+        http,
+        ("FOREMAN_DLM__TLS__CERT_FILE", &*server_cert),
+        ("FOREMAN_DLM__TLS__KEY_FILE", &*server_key),
+    ];
+    let good = foreman_dlm(&config, &["check-config"], &env);
+    assert!(good.status.success(), "{}", text(&good));
+    assert!(text(&good).contains("TLS certificate and key load and match"));
+}

@@ -1,6 +1,7 @@
 //! All HTTP and database tests in one binary (one link step), each on its own database.
 
 mod cli;
+mod client;
 mod common;
 mod concurrency;
 mod deployment;
