@@ -30,7 +30,7 @@ impl FromRequest for HostCredential {
             Some(state) => Ok(HostCredential(match req.conn_data::<TlsPeer>() {
                 Some(TlsPeer(cert)) => state
                     .authenticator
-                    .credential_from_peer_certificate(cert.as_deref().map(|c| c.as_ref())),
+                    .credential_from_peer_certificate(cert.as_deref()),
                 None => {
                     let peer = req.peer_addr().map(|a| a.ip());
                     state

@@ -23,7 +23,6 @@ use crate::storage::Database;
 use error::ApiError;
 
 /// Everything a request handler needs, shared by all workers.
-#[derive(Clone)]
 pub struct AppState {
     pub db: Database,
     pub authenticator: Arc<ClientCertAuthenticator>,

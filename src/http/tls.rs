@@ -19,14 +19,13 @@ use crate::settings::TlsSettings;
 /// The client certificate of a TLS connection (None: the client presented none). Present in a
 /// request's connection data exactly when the request came over the TLS listener.
 #[derive(Clone)]
-pub struct TlsPeer(pub Option<std::sync::Arc<X509>>);
+pub struct TlsPeer(pub Option<X509>);
 
 /// `HttpServer::on_connect` hook: remembers the peer certificate of each TLS connection. On a
 /// resumed TLS 1.2 session OpenSSL restores the certificate from the session.
 pub fn record_peer_certificate(connection: &dyn Any, data: &mut Extensions) {
     if let Some(stream) = connection.downcast_ref::<TlsStream<TcpStream>>() {
-        let cert = stream.ssl().peer_certificate().map(std::sync::Arc::new);
-        data.insert(TlsPeer(cert));
+        data.insert(TlsPeer(stream.ssl().peer_certificate()));
     }
 }
 
