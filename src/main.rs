@@ -25,6 +25,8 @@ enum Command {
     /// Print the effective configuration (secrets redacted), check the database and the CA/CRL
     /// files, and exit non-zero naming the first problem.
     CheckConfig,
+    /// Delete lock events older than --days, in batches (the plugin's `dlmlocks:expire` task).
+    ExpireEvents(commands::ExpireArgs),
     /// Run the service against a throw-away demo database on the local PostgreSQL, with generated
     /// certificates, and print curl commands to try it.
     Demo(commands::demo::DemoArgs),
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Command::Serve => commands::serve(config),
         Command::Migrate => commands::migrate(config),
         Command::CheckConfig => commands::check_config(config),
+        Command::ExpireEvents(args) => commands::expire_events(config, &args),
         Command::Demo(args) => commands::demo::run(args),
     }
 }

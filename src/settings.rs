@@ -19,6 +19,7 @@ pub struct Settings {
     pub http: HttpSettings,
     pub client_cert: ClientCertSettings,
     pub locks: LockSettings,
+    pub foreman: ForemanSettings,
     /// Optional direct TLS listener, beside the plain-HTTP one Apache uses.
     #[serde(default)]
     pub tls: Option<TlsSettings>,
@@ -52,6 +53,14 @@ pub struct ClientCertSettings {
     pub verify_header: String,
     pub dn_header: String,
     pub trust_proxy_verification: bool,
+}
+
+/// Where Foreman's own configuration lives.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ForemanSettings {
+    /// Foreman's settings.yaml: `bcrypt_cost`/`pbkdf2_cost` set there win over the settings table,
+    /// as in Foreman (they shape how personal access tokens are hashed).
+    pub settings_yml: PathBuf,
 }
 
 /// A TLS listener that hosts reach without Apache: the TLS peer certificate identifies the host.
@@ -204,6 +213,11 @@ fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, Se
     b = set(b, "client_cert.dn_header", "SSL-CLIENT-S-DN".into())?;
     b = set(b, "client_cert.trust_proxy_verification", false.into())?;
     b = set(b, "locks.stale_time_hours", 4.into())?;
+    b = set(
+        b,
+        "foreman.settings_yml",
+        "/etc/foreman/settings.yaml".into(),
+    )?;
     Ok(b)
 }
 
@@ -362,7 +376,8 @@ impl Settings {
             "[database]\nurl = {url}\nforeman_database_yml = {:?}\npool_size = {}\nconnect_timeout_seconds = {}\n\n\
              [http]\nlisten = {:?}\nworkers = {}\n\n\
              [client_cert]\nca_files = {}\ncrl_files = {}\ntrusted_proxies = [{}]\ncert_header = {:?}\nverify_header = {:?}\ndn_header = {:?}\ntrust_proxy_verification = {}\n\n\
-             [locks]\nstale_time_hours = {}\n",
+             [locks]\nstale_time_hours = {}\n\n\
+             [foreman]\nsettings_yml = {:?}\n",
             self.database.foreman_database_yml.display().to_string(),
             self.database.pool_size,
             self.database.connect_timeout_seconds,
@@ -376,6 +391,7 @@ impl Settings {
             self.client_cert.dn_header,
             self.client_cert.trust_proxy_verification,
             self.locks.stale_time_hours,
+            self.foreman.settings_yml.display().to_string(),
         ) + &self.describe_tls()
     }
 

@@ -7,20 +7,37 @@ use std::fmt;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
+use crate::identity::users::LoginFailure;
 use crate::locks::{InvalidLockName, LockError};
 use crate::storage::{StorageError, StorageFailure};
 
 /// Foreman's `resource_name` for this controller, used in its 404 message.
 const RESOURCE_NAME: &str = "dlmlock";
 
+/// The plugin's explanation when a Foreman user (not a host) tries to take or give back a lock.
+pub const NEEDS_HOST_CERTIFICATE: &str =
+    "You need to authenticate with a valid client cert. The DN has to match a known host.";
+
 #[derive(Debug)]
 pub enum ApiError {
-    /// No verified identity, or a verified certificate that matches no host. `login` is the
-    /// certificate's subject when there was one, as Foreman's message shows it.
+    /// No verified identity, bad credentials, or a certificate that matches no host. `login` is
+    /// the user or certificate subject, as Foreman's message shows it.
     Unauthorized {
         login: Option<String>,
+    },
+    /// Verified credentials of a disabled Foreman user.
+    AccountDisabled,
+    /// A Foreman user whose passwords live in LDAP or an external SSO.
+    ExternalAuthSource {
+        login: String,
+        source: String,
+    },
+    /// Authenticated, but not allowed: a missing permission, or a user where a host is needed.
+    Forbidden {
+        missing_permission: Option<&'static str>,
+        details: String,
     },
     NotFound {
         id: String,
@@ -28,7 +45,16 @@ pub enum ApiError {
     PreconditionFailed {
         lock_id: i32,
     },
+    /// Foreman's 422: field errors.
+    Unprocessable {
+        id: Option<i32>,
+        errors: Vec<(&'static str, String)>,
+    },
     BadRequest(String),
+    /// A request body that is not valid JSON (Foreman's own, flat error shape).
+    BadJson(String),
+    UnsupportedMediaType,
+    PayloadTooLarge,
     RouteNotFound,
     MethodNotAllowed,
     Unavailable(String),
@@ -42,28 +68,72 @@ impl fmt::Display for ApiError {
     }
 }
 
+fn message(text: impl Into<String>) -> Value {
+    json!({"error": {"message": text.into()}})
+}
+
+/// `name` → `Name`, `host_id` → `Host`, as Rails' full_messages humanise attribute names.
+fn humanize(field: &str) -> String {
+    let base = field.strip_suffix("_id").unwrap_or(field).replace('_', " ");
+    let mut chars = base.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
 impl ApiError {
-    fn body(&self) -> serde_json::Value {
+    fn body(&self) -> Value {
         match self {
-            ApiError::Unauthorized { login } => json!({"error": {
-                "message": format!("Unable to authenticate user {}", login.as_deref().unwrap_or(""))
-            }}),
-            ApiError::NotFound { id } => json!({"error": {
-                "message": format!("Resource {RESOURCE_NAME} not found by id '{id}'")
-            }}),
+            ApiError::Unauthorized { login } => message(format!(
+                "Unable to authenticate user {}",
+                login.as_deref().unwrap_or("")
+            )),
+            ApiError::AccountDisabled => message("User account is disabled, please contact your administrator"),
+            ApiError::ExternalAuthSource { login, source } => message(format!(
+                "Unable to authenticate user {login}: the account authenticates with {source}, which \
+                 foreman-dlm cannot verify; use an account with Foreman's internal authentication"
+            )),
+            ApiError::Forbidden {
+                missing_permission,
+                details,
+            } => {
+                let mut error = Map::new();
+                error.insert("message".into(), json!("Access denied"));
+                error.insert("details".into(), json!(details));
+                if let Some(permission) = missing_permission {
+                    error.insert("missing_permissions".into(), json!([permission]));
+                }
+                json!({ "error": error })
+            }
+            ApiError::NotFound { id } => message(format!("Resource {RESOURCE_NAME} not found by id '{id}'")),
             ApiError::PreconditionFailed { lock_id } => json!({"error": {
                 "id": lock_id,
                 "message": "Precondition failed. Lock is in invalid state for this operation."
             }}),
-            ApiError::BadRequest(message) => json!({"error": {"message": message}}),
-            ApiError::RouteNotFound => json!({"error": {"message": "Route not found"}}),
-            ApiError::MethodNotAllowed => {
-                json!({"error": {"message": "Method not allowed for this resource"}})
+            ApiError::Unprocessable { id, errors } => {
+                let mut by_field = Map::new();
+                for (field, text) in errors {
+                    let list = by_field.entry(field.to_string()).or_insert_with(|| json!([]));
+                    if let Value::Array(list) = list {
+                        list.push(json!(text));
+                    }
+                }
+                let full: Vec<String> = errors.iter().map(|(f, t)| format!("{} {t}", humanize(f))).collect();
+                json!({"error": {"id": id, "errors": by_field, "full_messages": full}})
             }
-            ApiError::Unavailable(_) => json!({"error": {
-                "message": "The lock service cannot reach its database right now; please retry later."
-            }}),
-            ApiError::Internal(_) => json!({"error": {"message": "Internal server error"}}),
+            ApiError::BadRequest(text) => message(text.clone()),
+            ApiError::BadJson(text) => json!({
+                "status": 400,
+                "error": format!("There was a problem in the JSON you submitted: {text}")
+            }),
+            ApiError::UnsupportedMediaType => message("'Content-Type: application/json' header is required"),
+            ApiError::PayloadTooLarge => message("Request body too large"),
+            ApiError::RouteNotFound => message("Route not found"),
+            ApiError::MethodNotAllowed => message("Method not allowed for this resource"),
+            ApiError::Unavailable(_) => {
+                message("The lock service cannot reach its database right now; please retry later.")
+            }
+            ApiError::Internal(_) => message("Internal server error"),
         }
     }
 }
@@ -71,10 +141,16 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized { .. }
+            | ApiError::AccountDisabled
+            | ApiError::ExternalAuthSource { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::BadRequest(_) | ApiError::BadJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -109,7 +185,25 @@ impl From<LockError> for ApiError {
         match e {
             LockError::NotFound(id) => ApiError::NotFound { id },
             LockError::PreconditionFailed { lock_id } => ApiError::PreconditionFailed { lock_id },
+            LockError::BadQuery(text) => ApiError::BadRequest(text),
+            LockError::Invalid { lock_id, errors } => ApiError::Unprocessable {
+                id: lock_id,
+                errors,
+            },
             LockError::Storage(e) => ApiError::from(e),
+        }
+    }
+}
+
+impl From<LoginFailure> for ApiError {
+    fn from(e: LoginFailure) -> Self {
+        match e {
+            LoginFailure::BadCredentials { login } => ApiError::Unauthorized { login: Some(login) },
+            LoginFailure::Disabled => ApiError::AccountDisabled,
+            LoginFailure::ExternalSource { login, source } => {
+                ApiError::ExternalAuthSource { login, source }
+            }
+            LoginFailure::Storage(e) => ApiError::from(e),
         }
     }
 }
@@ -121,8 +215,8 @@ impl From<InvalidLockName> for ApiError {
 }
 
 impl StorageFailure for ApiError {
-    fn storage_error(&self) -> Option<&StorageError> {
-        None
+    fn is_unavailable(&self) -> bool {
+        matches!(self, ApiError::Unavailable(_))
     }
 }
 
@@ -131,7 +225,7 @@ mod tests {
     use super::*;
     use actix_web::body::MessageBody;
 
-    fn body_of(e: ApiError) -> (u16, serde_json::Value) {
+    fn body_of(e: ApiError) -> (u16, Value) {
         let response = e.error_response();
         let status = response.status().as_u16();
         let bytes = response.into_body().try_into_bytes().expect("body");
@@ -142,9 +236,26 @@ mod tests {
     fn each_error_kind_has_its_status_and_a_json_body() {
         let cases = [
             (ApiError::Unauthorized { login: None }, 401),
+            (ApiError::AccountDisabled, 401),
+            (
+                ApiError::ExternalAuthSource {
+                    login: "x".into(),
+                    source: "AuthSourceLdap".into(),
+                },
+                401,
+            ),
+            (
+                ApiError::Forbidden {
+                    missing_permission: None,
+                    details: NEEDS_HOST_CERTIFICATE.into(),
+                },
+                403,
+            ),
             (ApiError::NotFound { id: "x".into() }, 404),
             (ApiError::PreconditionFailed { lock_id: 7 }, 412),
             (ApiError::BadRequest("bad".into()), 400),
+            (ApiError::UnsupportedMediaType, 415),
+            (ApiError::PayloadTooLarge, 413),
             (ApiError::RouteNotFound, 404),
             (ApiError::MethodNotAllowed, 405),
             (ApiError::Unavailable("connection refused".into()), 503),
@@ -158,6 +269,11 @@ mod tests {
             assert_eq!(got, status);
             assert!(body["error"]["message"].is_string(), "{body}");
         }
+        let (status, body) = body_of(ApiError::BadJson("expected value".into()));
+        assert_eq!(status, 400);
+        assert!(body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("problem in the JSON")));
     }
 
     #[test]
@@ -173,7 +289,7 @@ mod tests {
     }
 
     #[test]
-    fn plugin_bodies() {
+    fn foreman_bodies() {
         let (_, body) = body_of(ApiError::PreconditionFailed { lock_id: 7 });
         assert_eq!(
             body,
@@ -190,6 +306,29 @@ mod tests {
         assert_eq!(
             body,
             json!({"error": {"message": "Unable to authenticate user web1.example.com"}})
+        );
+        let (_, body) = body_of(ApiError::Forbidden {
+            missing_permission: Some("view_dlmlocks"),
+            details: "Missing one of the required permissions: view_dlmlocks".into(),
+        });
+        assert_eq!(
+            body,
+            json!({"error": {"message": "Access denied",
+                             "details": "Missing one of the required permissions: view_dlmlocks",
+                             "missing_permissions": ["view_dlmlocks"]}})
+        );
+        let (_, body) = body_of(ApiError::Unprocessable {
+            id: None,
+            errors: vec![
+                ("name", "has already been taken".into()),
+                ("host_id", "does not match any host".into()),
+            ],
+        });
+        assert_eq!(
+            body,
+            json!({"error": {"id": null,
+                             "errors": {"name": ["has already been taken"], "host_id": ["does not match any host"]},
+                             "full_messages": ["Name has already been taken", "Host does not match any host"]}})
         );
     }
 }

@@ -1,10 +1,13 @@
 //! HTTP layer: routes, middleware and server start-up. Handlers live in one module per API area.
 //!
-//! Request path: `routes` → `host_locks` handler → `identity` (certificate → host) → `locks`
-//! (domain) → `storage` (SQL). Failures travel back as `ApiError`, mapped in `error.rs`.
+//! Request path: `routes` → a handler in `lock_routes` (hosts) or `admin_routes` (Foreman users)
+//! → `caller` / `identity` (certificate → host, Basic → user, permissions) → `locks` (domain) →
+//! `storage` (SQL). Failures travel back as `ApiError`, mapped in `error.rs`.
 
+pub mod admin_routes;
+pub mod caller;
 pub mod error;
-pub mod host_locks;
+pub mod lock_routes;
 pub mod tls;
 pub mod views;
 
@@ -16,6 +19,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, Logger, NormalizePath, TrailingSlash};
 use actix_web::{web, App, HttpServer};
 
+use crate::identity::users::UserAuthenticator;
 use crate::identity::ClientCertAuthenticator;
 use crate::locks::LockManager;
 use crate::settings::Settings;
@@ -25,8 +29,14 @@ use error::ApiError;
 /// Everything a request handler needs, shared by all workers.
 pub struct AppState {
     pub db: Database,
-    pub authenticator: Arc<ClientCertAuthenticator>,
-    pub locks: Arc<LockManager>,
+    pub services: Arc<Services>,
+}
+
+/// The request-independent parts of identity and the lock domain, used inside database closures.
+pub struct Services {
+    pub certificates: ClientCertAuthenticator,
+    pub users: UserAuthenticator,
+    pub locks: LockManager,
 }
 
 impl AppState {
@@ -34,7 +44,7 @@ impl AppState {
     /// be used is an error here, before the service listens.
     pub fn from_settings(settings: &Settings) -> Result<AppState, String> {
         let url = settings.database_url().map_err(|e| e.to_string())?;
-        let authenticator = ClientCertAuthenticator::from_settings(&settings.client_cert)
+        let certificates = ClientCertAuthenticator::from_settings(&settings.client_cert)
             .map_err(|e| e.to_string())?;
         Ok(AppState {
             db: Database::new(
@@ -42,8 +52,11 @@ impl AppState {
                 settings.database.pool_size,
                 Duration::from_secs(settings.database.connect_timeout_seconds),
             ),
-            authenticator: Arc::new(authenticator),
-            locks: Arc::new(LockManager::new()),
+            services: Arc::new(Services {
+                certificates,
+                users: UserAuthenticator::new(&settings.foreman.settings_yml),
+                locks: LockManager::new(settings.locks.stale_time_hours),
+            }),
         })
     }
 }
@@ -53,36 +66,56 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     for prefix in ["/api", "/api/v2"] {
         cfg.service(
             web::resource(format!("{prefix}/dlmlocks/{{id}}/lock"))
-                .route(web::get().to(host_locks::show))
-                .route(web::put().to(host_locks::acquire))
-                .route(web::delete().to(host_locks::release))
-                .default_service(web::to(method_not_allowed)),
-        );
-        cfg.service(
-            web::resource(format!("{prefix}/dlmlocks/{{id}}"))
-                .route(web::get().to(host_locks::show))
-                .route(web::put().to(user_only))
-                .route(web::delete().to(user_only))
-                .default_service(web::to(method_not_allowed)),
-        );
-        cfg.service(
-            web::resource(format!("{prefix}/dlmlocks"))
-                .route(web::get().to(user_only))
-                .route(web::post().to(user_only))
+                .route(web::get().to(lock_routes::show))
+                .route(web::put().to(lock_routes::acquire))
+                .route(web::delete().to(lock_routes::release))
                 .default_service(web::to(method_not_allowed)),
         );
         cfg.service(
             web::resource(format!("{prefix}/dlmlocks/{{id}}/dlmlock_events"))
-                .route(web::get().to(user_only))
+                .route(web::get().to(admin_routes::events))
+                .default_service(web::to(method_not_allowed)),
+        );
+        cfg.service(
+            web::resource(format!("{prefix}/dlmlocks/{{id}}"))
+                .route(web::get().to(lock_routes::show))
+                .route(web::put().to(admin_routes::update))
+                .route(web::patch().to(admin_routes::update))
+                .route(web::delete().to(admin_routes::destroy))
+                .default_service(web::to(method_not_allowed)),
+        );
+        cfg.service(
+            web::resource(format!("{prefix}/dlmlocks"))
+                .route(web::get().to(admin_routes::index))
+                .route(web::post().to(admin_routes::create))
                 .default_service(web::to(method_not_allowed)),
         );
     }
 }
 
-/// Routes the plugin reserves for Foreman users. A host certificate does not authenticate a user,
-/// so hosts and anonymous callers get the plugin's 401.
-async fn user_only() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::Unauthorized { login: None })
+/// JSON bodies: at most 64 KiB, `Content-Type: application/json` required (Foreman answers 415
+/// otherwise), and parse errors in Foreman's own shape.
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(64 * 1024)
+        .content_type_required(true)
+        .error_handler(|error, _req| {
+            use actix_web::error::JsonPayloadError;
+            let api_error = match &error {
+                JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
+                JsonPayloadError::Deserialize(e) => ApiError::BadJson(e.to_string()),
+                _ => ApiError::BadRequest("the request body could not be read".into()),
+            };
+            api_error.into()
+        })
+}
+
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|_, _| {
+        ApiError::BadRequest("the query string could not be parsed".into()).into()
+    })
 }
 
 async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
@@ -126,6 +159,8 @@ pub fn start_on(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(json_config())
+            .app_data(query_config())
             .wrap(DefaultHeaders::new().add(("Foreman_api_version", "2")))
             // `%a` is the TCP peer (the proxy), never a client-supplied X-Forwarded-For.
             .wrap(Logger::new("%a \"%r\" %s %b %Dms"))

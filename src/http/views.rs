@@ -54,7 +54,10 @@ impl LockBody {
 }
 
 /// Foreman renders UTC timestamps as `2021-11-26 08:27:28 UTC`.
-fn foreman_time<S: Serializer>(value: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn foreman_time<S: Serializer>(
+    value: &Option<NaiveDateTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match value {
         Some(t) => s.serialize_str(&t.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
         None => s.serialize_none(),

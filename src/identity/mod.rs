@@ -5,6 +5,8 @@
 //! Foreman's CA files; Apache's verdict header alone identifies nobody unless the operator opts in.
 
 pub mod certificate;
+pub mod passwords;
+pub mod users;
 
 use std::net::IpAddr;
 use std::sync::OnceLock;

@@ -34,25 +34,7 @@ impl LockRef {
         let bytes: Vec<u8> = percent_encoding::percent_decode_str(raw_segment).collect();
         let name = String::from_utf8(bytes)
             .map_err(|_| InvalidLockName("Lock name is not valid UTF-8".into()))?;
-        if name.is_empty() {
-            return Err(InvalidLockName("Lock name can't be blank".into()));
-        }
-        if name.contains('/') {
-            return Err(InvalidLockName("Lock name must not contain '/'".into()));
-        }
-        if name == "." || name == ".." {
-            return Err(InvalidLockName("Lock name must not be '.' or '..'".into()));
-        }
-        if name.chars().any(char::is_control) {
-            return Err(InvalidLockName(
-                "Lock name must not contain control characters".into(),
-            ));
-        }
-        if name.chars().count() > MAX_NAME_CHARS {
-            return Err(InvalidLockName(format!(
-                "Lock name is too long (maximum is {MAX_NAME_CHARS} characters)"
-            )));
-        }
+        validate_name(&name)?;
         if name.bytes().all(|b| b.is_ascii_digit()) {
             if let Ok(id) = name.parse::<i32>() {
                 return Ok(LockRef::IdOrName(id, name));
@@ -67,6 +49,30 @@ impl LockRef {
             LockRef::IdOrName(_, name) | LockRef::Name(name) => name,
         }
     }
+}
+
+/// The rules every lock name follows, whether it arrives in a path or a JSON body.
+pub fn validate_name(name: &str) -> Result<(), InvalidLockName> {
+    if name.is_empty() {
+        return Err(InvalidLockName("Lock name can't be blank".into()));
+    }
+    if name.contains('/') {
+        return Err(InvalidLockName("Lock name must not contain '/'".into()));
+    }
+    if name == "." || name == ".." {
+        return Err(InvalidLockName("Lock name must not be '.' or '..'".into()));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(InvalidLockName(
+            "Lock name must not contain control characters".into(),
+        ));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(InvalidLockName(format!(
+            "Lock name is too long (maximum is {MAX_NAME_CHARS} characters)"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 //! Every operation is a synchronous function over one database connection, so that a request does
 //! all its work with a single pool checkout (see `storage::Database::run`).
 
+pub mod admin;
 pub mod lock_ref;
 pub mod opt_out;
+pub mod search;
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -28,6 +30,13 @@ pub enum LockError {
     PreconditionFailed {
         lock_id: i32,
     },
+    /// A search or order that is not understood: 400.
+    BadQuery(String),
+    /// Field validation failed (Foreman's 422): (field, message) pairs.
+    Invalid {
+        lock_id: Option<i32>,
+        errors: Vec<(&'static str, String)>,
+    },
     Storage(StorageError),
 }
 
@@ -38,6 +47,8 @@ impl fmt::Display for LockError {
             LockError::PreconditionFailed { lock_id } => {
                 write!(f, "lock {lock_id} is in the wrong state")
             }
+            LockError::BadQuery(e) => write!(f, "{e}"),
+            LockError::Invalid { errors, .. } => write!(f, "invalid: {errors:?}"),
             LockError::Storage(e) => write!(f, "{e}"),
         }
     }
@@ -50,24 +61,25 @@ impl From<StorageError> for LockError {
 }
 
 impl StorageFailure for LockError {
-    fn storage_error(&self) -> Option<&StorageError> {
-        match self {
-            LockError::Storage(e) => Some(e),
-            _ => None,
-        }
+    fn is_unavailable(&self) -> bool {
+        matches!(self, LockError::Storage(e) if e.is_unavailable())
     }
 }
 
-/// Lock operations for hosts. Holds what is worth remembering between requests.
-#[derive(Default)]
+/// Lock operations. Holds what is worth remembering between requests.
 pub struct LockManager {
     /// Foreman's hidden `foreman_api_admin` user, recorded as the actor of host requests.
     api_admin_id: OnceLock<Option<i32>>,
+    /// `locks.stale_time_hours`: a held lock not refreshed for this long is stale.
+    stale_hours: u32,
 }
 
 impl LockManager {
-    pub fn new() -> LockManager {
-        LockManager::default()
+    pub fn new(stale_hours: u32) -> LockManager {
+        LockManager {
+            api_admin_id: OnceLock::new(),
+            stale_hours,
+        }
     }
 
     /// GET: never creates a lock.
@@ -141,7 +153,10 @@ impl LockManager {
     }
 }
 
-fn find(conn: &mut PgConnection, lock_ref: &LockRef) -> Result<Option<LockView>, StorageError> {
+pub(crate) fn find(
+    conn: &mut PgConnection,
+    lock_ref: &LockRef,
+) -> Result<Option<LockView>, StorageError> {
     match lock_ref {
         LockRef::IdOrName(id, name) => match lock_store::find_by_id(conn, *id)? {
             Some(lock) => Ok(Some(lock)),

@@ -93,10 +93,7 @@ pub fn create_if_missing(
     name: &str,
 ) -> Result<LockWithHolder, StorageError> {
     conn.transaction(|conn| {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-            .bind::<Integer, _>(CREATE_LOCK_NAMESPACE)
-            .bind::<Text, _>(name)
-            .execute(conn)?;
+        lock_name(conn, name)?;
         diesel::sql_query(
             "INSERT INTO dlmlocks (name, type, enabled, created_at, updated_at) \
              SELECT $1, $2, true, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC' \
@@ -228,4 +225,503 @@ pub fn record_checkin(conn: &mut PgConnection, host_id: i32) -> Result<(), Stora
         }
         Ok(())
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin operations: listing, creating, editing and deleting locks, and their events.
+
+/// A text comparison as Foreman's scoped search offers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextMatch {
+    Equals(String),
+    NotEquals(String),
+    Contains(String),
+    NotContains(String),
+}
+
+/// One condition of a lock search; conditions are joined with AND.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockFilter {
+    Name(TextMatch),
+    /// The holder's host name.
+    Host(TextMatch),
+    Type(TextMatch),
+    Enabled(bool),
+    Locked(bool),
+    /// Held and not refreshed for `ListQuery::stale_hours`.
+    Stale(bool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortField {
+    Id,
+    Name,
+    Type,
+    Enabled,
+    Host,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl SortField {
+    fn column(self) -> &'static str {
+        match self {
+            SortField::Id => "l.id",
+            SortField::Name => "l.name",
+            SortField::Type => "l.type",
+            SortField::Enabled => "l.enabled",
+            SortField::Host => "(SELECT h.name FROM hosts h WHERE h.id = l.host_id)",
+            SortField::CreatedAt => "l.created_at",
+            SortField::UpdatedAt => "l.updated_at",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub filters: Vec<LockFilter>,
+    pub sort: SortField,
+    pub descending: bool,
+    /// None: all rows.
+    pub limit: Option<i64>,
+    pub offset: i64,
+    pub stale_hours: u32,
+}
+
+/// A value bound into a dynamically built statement.
+enum Bind {
+    Text(String),
+    Bool(bool),
+    Int(i32),
+    BigInt(i64),
+}
+
+/// SQL text with `$n` placeholders and the values that go with them.
+struct Statement {
+    sql: String,
+    binds: Vec<Bind>,
+}
+
+impl Statement {
+    fn placeholder(&mut self, value: Bind) -> String {
+        self.binds.push(value);
+        format!("${}", self.binds.len())
+    }
+
+    fn query(
+        self,
+    ) -> diesel::query_builder::BoxedSqlQuery<
+        'static,
+        diesel::pg::Pg,
+        diesel::query_builder::SqlQuery,
+    > {
+        let mut query = diesel::sql_query(self.sql).into_boxed::<diesel::pg::Pg>();
+        for bind in self.binds {
+            query = match bind {
+                Bind::Text(v) => query.bind::<Text, _>(v),
+                Bind::Bool(v) => query.bind::<Bool, _>(v),
+                Bind::Int(v) => query.bind::<Integer, _>(v),
+                Bind::BigInt(v) => query.bind::<diesel::sql_types::BigInt, _>(v),
+            };
+        }
+        query
+    }
+}
+
+fn like_pattern(value: &str) -> String {
+    let escaped = value
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// Builds `WHERE …` for the filters. Every condition is answered from `dlmlocks` itself, an index
+/// on `hosts.name`, or a per-row primary-key lookup of the holder: never a scan of `hosts`.
+fn where_clause(statement: &mut Statement, query: &ListQuery) -> String {
+    let holder = "(SELECT h.name FROM hosts h WHERE h.id = l.host_id)";
+    let mut conditions = Vec::new();
+    for filter in &query.filters {
+        let condition = match filter {
+            LockFilter::Name(m) | LockFilter::Type(m) => {
+                let column = if matches!(filter, LockFilter::Name(_)) { "l.name" } else { "l.type" };
+                match m {
+                    TextMatch::Equals(v) => format!("{column} = {}", statement.placeholder(Bind::Text(v.clone()))),
+                    TextMatch::NotEquals(v) => format!(
+                        "{column} IS DISTINCT FROM {}",
+                        statement.placeholder(Bind::Text(v.clone()))
+                    ),
+                    TextMatch::Contains(v) => format!(
+                        "{column} ILIKE {}",
+                        statement.placeholder(Bind::Text(like_pattern(v)))
+                    ),
+                    TextMatch::NotContains(v) => format!(
+                        "COALESCE({column}, '') NOT ILIKE {}",
+                        statement.placeholder(Bind::Text(like_pattern(v)))
+                    ),
+                }
+            }
+            LockFilter::Host(m) => match m {
+                TextMatch::Equals(v) => format!(
+                    "l.host_id IN (SELECT id FROM hosts WHERE name = {})",
+                    statement.placeholder(Bind::Text(v.to_lowercase()))
+                ),
+                TextMatch::NotEquals(v) => format!(
+                    "(l.host_id IS NULL OR l.host_id NOT IN (SELECT id FROM hosts WHERE name = {}))",
+                    statement.placeholder(Bind::Text(v.to_lowercase()))
+                ),
+                TextMatch::Contains(v) => format!(
+                    "l.host_id IS NOT NULL AND {holder} ILIKE {}",
+                    statement.placeholder(Bind::Text(like_pattern(v)))
+                ),
+                TextMatch::NotContains(v) => format!(
+                    "(l.host_id IS NULL OR {holder} NOT ILIKE {})",
+                    statement.placeholder(Bind::Text(like_pattern(v)))
+                ),
+            },
+            LockFilter::Enabled(v) => format!("l.enabled = {}", statement.placeholder(Bind::Bool(*v))),
+            LockFilter::Locked(true) => "l.host_id IS NOT NULL".to_string(),
+            LockFilter::Locked(false) => "l.host_id IS NULL".to_string(),
+            LockFilter::Stale(stale) => {
+                let hours = statement.placeholder(Bind::Int(i32::try_from(query.stale_hours).unwrap_or(i32::MAX)));
+                let is_stale = format!(
+                    "(l.host_id IS NOT NULL AND l.updated_at < now() AT TIME ZONE 'UTC' - make_interval(hours => {hours}))"
+                );
+                if *stale {
+                    is_stale
+                } else {
+                    format!("NOT COALESCE({is_stale}, false)")
+                }
+            }
+        };
+        conditions.push(condition);
+    }
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    }
+}
+
+const LIST_COLUMNS: &str =
+    "l.id, l.name, l.type AS lock_type, l.enabled, l.host_id, l.created_at, l.updated_at, \
+     (SELECT h.name FROM hosts h WHERE h.id = l.host_id) AS holder_name";
+
+#[derive(QueryableByName)]
+struct ListedLock {
+    #[diesel(sql_type = Integer)]
+    id: i32,
+    #[diesel(sql_type = Varchar)]
+    name: String,
+    #[diesel(sql_type = Nullable<Varchar>)]
+    lock_type: Option<String>,
+    #[diesel(sql_type = Bool)]
+    enabled: bool,
+    #[diesel(sql_type = Nullable<Integer>)]
+    host_id: Option<i32>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    created_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    updated_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<Varchar>)]
+    holder_name: Option<String>,
+}
+
+impl From<ListedLock> for LockWithHolder {
+    fn from(r: ListedLock) -> Self {
+        LockWithHolder {
+            lock: LockRow {
+                id: r.id,
+                name: r.name,
+                lock_type: r.lock_type,
+                enabled: r.enabled,
+                host_id: r.host_id,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            },
+            holder_name: r.holder_name,
+        }
+    }
+}
+
+fn list_statement(query: &ListQuery) -> Statement {
+    let mut statement = Statement {
+        sql: String::new(),
+        binds: Vec::new(),
+    };
+    let conditions = where_clause(&mut statement, query);
+    let direction = if query.descending { "DESC" } else { "ASC" };
+    let mut sql = format!(
+        "SELECT {LIST_COLUMNS} FROM dlmlocks l{conditions} ORDER BY {} {direction} NULLS LAST, l.id {direction}",
+        query.sort.column()
+    );
+    if let Some(limit) = query.limit {
+        let limit = statement.placeholder(Bind::BigInt(limit));
+        sql.push_str(&format!(" LIMIT {limit}"));
+    }
+    let offset = statement.placeholder(Bind::BigInt(query.offset));
+    sql.push_str(&format!(" OFFSET {offset}"));
+    statement.sql = sql;
+    statement
+}
+
+fn count_statement(query: &ListQuery) -> Statement {
+    let mut statement = Statement {
+        sql: String::new(),
+        binds: Vec::new(),
+    };
+    let conditions = where_clause(&mut statement, query);
+    statement.sql = format!("SELECT count(*) AS n FROM dlmlocks l{conditions}");
+    statement
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// One page of locks matching `query`, and how many match in all.
+pub fn list(
+    conn: &mut PgConnection,
+    query: &ListQuery,
+) -> Result<(i64, Vec<LockWithHolder>), StorageError> {
+    let total = count_statement(query).query().get_result::<Count>(conn)?.n;
+    let rows = list_statement(query).query().load::<ListedLock>(conn)?;
+    Ok((total, rows.into_iter().map(LockWithHolder::from).collect()))
+}
+
+#[derive(QueryableByName)]
+struct PlanLine {
+    #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
+/// The plans of the statements `list` runs, for checking that searches stay index-bound.
+pub fn explain_list(
+    conn: &mut PgConnection,
+    query: &ListQuery,
+) -> Result<Vec<String>, StorageError> {
+    let mut plans = Vec::new();
+    for mut statement in [count_statement(query), list_statement(query)] {
+        statement.sql = format!("EXPLAIN {}", statement.sql);
+        let lines = statement.query().load::<PlanLine>(conn)?;
+        plans.push(
+            lines
+                .into_iter()
+                .map(|l| l.line)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+    }
+    Ok(plans)
+}
+
+/// Creates a lock unless a lock with that name exists (`Ok(None)` then). Serialised per name like
+/// `create_if_missing`, since the table has no unique index to lean on.
+pub fn create_named(
+    conn: &mut PgConnection,
+    name: &str,
+    lock_type: Option<&str>,
+    enabled: bool,
+) -> Result<Option<LockWithHolder>, StorageError> {
+    conn.transaction(|conn| {
+        lock_name(conn, name)?;
+        let inserted = diesel::sql_query(
+            "INSERT INTO dlmlocks (name, type, enabled, created_at, updated_at) \
+             SELECT $1, $2, $3, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC' \
+             WHERE NOT EXISTS (SELECT 1 FROM dlmlocks WHERE name = $1)",
+        )
+        .bind::<Varchar, _>(name)
+        .bind::<Nullable<Varchar>, _>(lock_type)
+        .bind::<Bool, _>(enabled)
+        .execute(conn)?;
+        if inserted == 0 {
+            return Ok(None);
+        }
+        find_by_name(conn, name)
+    })
+}
+
+/// Takes the per-name creation lock for the rest of the transaction.
+fn lock_name(conn: &mut PgConnection, name: &str) -> Result<(), StorageError> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+        .bind::<Integer, _>(CREATE_LOCK_NAMESPACE)
+        .bind::<Text, _>(name)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Fields an admin changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LockChanges {
+    pub name: Option<String>,
+    pub lock_type: Option<Option<String>>,
+    pub host_id: Option<Option<i32>>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug)]
+pub enum UpdateOutcome {
+    Updated(LockWithHolder),
+    NotFound,
+    NameTaken,
+    UnknownHost,
+}
+
+/// An admin's edit in one statement with its events, as the plugin's after_save callbacks write
+/// them: `enable`/`disable` (host = the holder after the change), then `release` (old holder)
+/// and `acquire` (new holder) when the holder changes. Renames are serialised per name.
+pub fn update(
+    conn: &mut PgConnection,
+    lock_id: i32,
+    changes: &LockChanges,
+    acting_user: i32,
+) -> Result<UpdateOutcome, StorageError> {
+    conn.transaction(|conn| {
+        if let Some(name) = &changes.name {
+            lock_name(conn, name)?;
+            let taken: Count = diesel::sql_query("SELECT count(*) AS n FROM dlmlocks WHERE name = $1 AND id <> $2")
+                .bind::<Varchar, _>(name)
+                .bind::<Integer, _>(lock_id)
+                .get_result(conn)?;
+            if taken.n > 0 {
+                return Ok(UpdateOutcome::NameTaken);
+            }
+        }
+        if let Some(Some(host_id)) = changes.host_id {
+            let exists: Count = diesel::sql_query("SELECT count(*) AS n FROM hosts WHERE id = $1")
+                .bind::<Integer, _>(host_id)
+                .get_result(conn)?;
+            if exists.n == 0 {
+                return Ok(UpdateOutcome::UnknownHost);
+            }
+        }
+        const SQL: &str = "\
+WITH old AS (
+    SELECT id, host_id, enabled FROM dlmlocks WHERE id = $1 FOR UPDATE
+), new AS (
+    UPDATE dlmlocks AS l
+       SET name = CASE WHEN $2 THEN $3 ELSE l.name END,
+           type = CASE WHEN $4 THEN $5 ELSE l.type END,
+           host_id = CASE WHEN $6 THEN $7 ELSE l.host_id END,
+           enabled = CASE WHEN $8 THEN $9 ELSE l.enabled END,
+           updated_at = now() AT TIME ZONE 'UTC'
+      FROM old
+     WHERE l.id = old.id
+ RETURNING l.id, l.name, l.type, l.enabled, l.host_id, l.created_at, l.updated_at
+), events AS (
+    INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, user_id, created_at, updated_at)
+    SELECT e.dlmlock_id, e.event_type, e.host_id, $10, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
+      FROM (
+        SELECT 1 AS ord, new.id AS dlmlock_id,
+               CASE WHEN new.enabled THEN 'enable' ELSE 'disable' END AS event_type, new.host_id
+          FROM old JOIN new ON new.id = old.id WHERE old.enabled <> new.enabled
+        UNION ALL
+        SELECT 2, new.id, 'release', old.host_id
+          FROM old JOIN new ON new.id = old.id
+         WHERE old.host_id IS NOT NULL AND old.host_id IS DISTINCT FROM new.host_id
+        UNION ALL
+        SELECT 3, new.id, 'acquire', new.host_id
+          FROM old JOIN new ON new.id = old.id
+         WHERE new.host_id IS NOT NULL AND old.host_id IS DISTINCT FROM new.host_id
+      ) e
+     ORDER BY e.ord
+)
+SELECT new.id, new.name, new.type AS lock_type, new.enabled, new.host_id, new.created_at, new.updated_at,
+       (SELECT h.name FROM hosts h WHERE h.id = new.host_id) AS holder_name
+  FROM new";
+        let row: Option<ListedLock> = diesel::sql_query(SQL)
+            .bind::<Integer, _>(lock_id)
+            .bind::<Bool, _>(changes.name.is_some())
+            .bind::<Nullable<Varchar>, _>(changes.name.as_deref())
+            .bind::<Bool, _>(changes.lock_type.is_some())
+            .bind::<Nullable<Varchar>, _>(changes.lock_type.clone().flatten())
+            .bind::<Bool, _>(changes.host_id.is_some())
+            .bind::<Nullable<Integer>, _>(changes.host_id.flatten())
+            .bind::<Bool, _>(changes.enabled.is_some())
+            .bind::<Nullable<Bool>, _>(changes.enabled)
+            .bind::<Integer, _>(acting_user)
+            .get_result(conn)
+            .optional()?;
+        Ok(row.map_or(UpdateOutcome::NotFound, |r| UpdateOutcome::Updated(r.into())))
+    })
+}
+
+/// Deletes a lock and its events in one statement; returns the lock as it was.
+pub fn destroy(
+    conn: &mut PgConnection,
+    lock_id: i32,
+) -> Result<Option<LockWithHolder>, StorageError> {
+    let row: Option<ListedLock> = diesel::sql_query(
+        "WITH gone AS (DELETE FROM dlmlocks WHERE id = $1 \
+                       RETURNING id, name, type, enabled, host_id, created_at, updated_at), \
+              events AS (DELETE FROM dlmlock_events WHERE dlmlock_id IN (SELECT id FROM gone)) \
+         SELECT gone.id, gone.name, gone.type AS lock_type, gone.enabled, gone.host_id, gone.created_at, \
+                gone.updated_at, (SELECT h.name FROM hosts h WHERE h.id = gone.host_id) AS holder_name \
+           FROM gone",
+    )
+    .bind::<Integer, _>(lock_id)
+    .get_result(conn)
+    .optional()?;
+    Ok(row.map(LockWithHolder::from))
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct EventRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Nullable<Varchar>)]
+    pub event_type: Option<String>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub host_id: Option<i32>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub user_id: Option<i32>,
+    #[diesel(sql_type = Timestamp)]
+    pub created_at: NaiveDateTime,
+    #[diesel(sql_type = Timestamp)]
+    pub updated_at: NaiveDateTime,
+}
+
+/// A page of a lock's events (by `index_dlmlock_events_on_dlmlock_id`) and their number.
+pub fn events(
+    conn: &mut PgConnection,
+    lock_id: i32,
+    newest_first: bool,
+    limit: Option<i64>,
+    offset: i64,
+) -> Result<(i64, Vec<EventRow>), StorageError> {
+    let total: Count =
+        diesel::sql_query("SELECT count(*) AS n FROM dlmlock_events WHERE dlmlock_id = $1")
+            .bind::<Integer, _>(lock_id)
+            .get_result(conn)?;
+    let direction = if newest_first { "DESC" } else { "ASC" };
+    let rows = diesel::sql_query(format!(
+        "SELECT id, event_type, host_id, user_id, created_at, updated_at FROM dlmlock_events \
+         WHERE dlmlock_id = $1 ORDER BY id {direction} LIMIT $2 OFFSET $3"
+    ))
+    .bind::<Integer, _>(lock_id)
+    .bind::<Nullable<diesel::sql_types::BigInt>, _>(limit)
+    .bind::<diesel::sql_types::BigInt, _>(offset)
+    .load(conn)?;
+    Ok((total.n, rows))
+}
+
+/// Deletes up to `batch` events created before `days` days ago; returns how many it deleted.
+/// Small batches keep each transaction (and its row locks) short on a busy table.
+pub fn expire_events(
+    conn: &mut PgConnection,
+    days: u32,
+    batch: i64,
+) -> Result<usize, StorageError> {
+    diesel::sql_query(
+        "DELETE FROM dlmlock_events WHERE id IN ( \
+             SELECT id FROM dlmlock_events \
+              WHERE created_at < now() AT TIME ZONE 'UTC' - make_interval(days => $1) \
+              ORDER BY created_at LIMIT $2)",
+    )
+    .bind::<Integer, _>(i32::try_from(days).unwrap_or(i32::MAX))
+    .bind::<diesel::sql_types::BigInt, _>(batch)
+    .execute(conn)
+    .map_err(StorageError::from)
 }

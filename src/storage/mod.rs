@@ -4,10 +4,12 @@
 //! [`Database::run`]; the pool checkout happens inside that closure so a slow pool never stalls an
 //! async worker.
 
+pub mod foreman_settings;
 pub mod hosts;
 pub mod locks;
 pub mod migrations;
 pub mod schema;
+pub mod users;
 
 use std::fmt;
 use std::time::Duration;
@@ -61,15 +63,15 @@ impl From<r2d2::PoolError> for StorageError {
     }
 }
 
-/// Errors of the layers above that may carry a storage failure; [`Database::run`] looks through
-/// them to retire a connection that the database dropped.
+/// Errors of the layers above that may stem from a lost database; [`Database::run`] asks them, to
+/// retire a connection that the database dropped.
 pub trait StorageFailure {
-    fn storage_error(&self) -> Option<&StorageError>;
+    fn is_unavailable(&self) -> bool;
 }
 
 impl StorageFailure for StorageError {
-    fn storage_error(&self) -> Option<&StorageError> {
-        Some(self)
+    fn is_unavailable(&self) -> bool {
+        StorageError::is_unavailable(self)
     }
 }
 
@@ -139,7 +141,7 @@ impl Database {
             let mut tracked = pool.get().map_err(StorageError::from)?;
             let result = work(&mut tracked.conn);
             if let Err(e) = &result {
-                if e.storage_error().is_some_and(StorageError::is_unavailable) {
+                if e.is_unavailable() {
                     tracked.lost = true;
                 }
             }

@@ -485,10 +485,12 @@ async fn every_answer_is_json() {
     let cases = [
         ("GET", "/no/such/route", 404),
         ("POST", "/api/dlmlocks/x/lock", 405),
-        ("PATCH", "/api/v2/dlmlocks/x", 405),
+        ("PATCH", "/api/v2/dlmlocks/x/lock", 405),
+        ("POST", "/api/dlmlocks/x", 405),
         ("GET", "/api/dlmlocks", 401),
-        ("POST", "/api/dlmlocks", 401),
-        ("PUT", "/api/dlmlocks/x", 401),
+        // Without a JSON body: Foreman's media-type check answers first.
+        ("POST", "/api/dlmlocks", 415),
+        ("PUT", "/api/dlmlocks/x", 415),
         ("DELETE", "/api/v2/dlmlocks/x", 401),
         ("GET", "/api/dlmlocks/x/dlmlock_events", 401),
         ("GET", "/api/v1/dlmlocks/x/lock", 404),
