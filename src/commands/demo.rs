@@ -28,6 +28,7 @@ pub struct DemoArgs {
 }
 
 const DEMO_HOSTS: [&str; 3] = ["web1.example.com", "web2.example.com", "db1.example.com"];
+const DEMO_ADMIN_PASSWORD: &str = "changeme";
 
 pub fn run(args: DemoArgs) -> ExitCode {
     match prepare(&args) {
@@ -77,6 +78,14 @@ fn prepare(args: &DemoArgs) -> Result<(Settings, AppState), String> {
         hosts.join(", ")
     ))
     .map_err(|e| format!("cannot add the demo hosts: {e}"))?;
+    let password_hash = bcrypt::hash(DEMO_ADMIN_PASSWORD, 4).map_err(|e| e.to_string())?;
+    conn.batch_execute(&format!(
+        "INSERT INTO users (login, lower_login, firstname, lastname, admin, auth_source_id, password_hash, \
+         password_salt, created_at, updated_at) \
+         VALUES ('admin', 'admin', 'Demo', 'Admin', true, 1, '{password_hash}', '{}', now(), now())",
+        &password_hash[..29]
+    ))
+    .map_err(|e| format!("cannot add the demo admin: {e}"))?;
     migrations::run_pending(&database_url).map_err(|e| e.to_string())?;
 
     let ca_file = write_certificates(&args.cert_dir)
@@ -134,7 +143,12 @@ fn print_instructions(args: &DemoArgs) {
          \x20 curl -s {web2} {base}/cluster-a/lock             # who holds it\n\
          \x20 curl -s -X DELETE {web1} {base}/cluster-a/lock   # web1 gives it back: 200\n\
          \x20 curl -s -X PUT {db1} {base}/cluster-a/lock       # db1 is opted out: 412\n\
-         \x20 curl -s -X PUT {base}/cluster-a/lock             # no certificate: 401\n",
+         \x20 curl -s -X PUT {base}/cluster-a/lock             # no certificate: 401\n\n\
+         The admin API, as the demo's Foreman admin (admin / {DEMO_ADMIN_PASSWORD}):\n\n\
+         \x20 curl -s -u admin:{DEMO_ADMIN_PASSWORD} '{base}?search=locked+%3D+true'\n\
+         \x20 curl -s -u admin:{DEMO_ADMIN_PASSWORD} -X PUT -H 'Content-Type: application/json' \\\n\
+         \x20      -d '{{\"dlmlock\": {{\"host_id\": null}}}}' {base}/cluster-a   # force release\n\
+         \x20 curl -s -u admin:{DEMO_ADMIN_PASSWORD} {base}/cluster-a/dlmlock_events\n",
         db = args.database,
         web1 = cert("web1.example.com"),
         web2 = cert("web2.example.com"),

@@ -168,6 +168,43 @@ mod tests {
     }
 
     #[test]
+    fn bcrypt_token_hashes_match_openwall_crypt_blowfish() {
+        // Known answers from glibc/libxcrypt crypt(3) (Openwall crypt_blowfish, the code Ruby's
+        // bcrypt gem wraps) for Foreman's token salt of user 42: "$2a$NN$" + sha1hex("42").
+        let salt_text = sha1_hex("42");
+        assert_eq!(salt_text, "92cfceb39d57d914ed8b14d0e37643de0797ae56");
+        assert_eq!(
+            bcrypt_with_text_salt("my-token-value", 4, &salt_text).as_deref(),
+            Some("$2a$04$92cfceb39d57d914ed8b1u5HvMyoLT88Nj2Q/z72/HzK3hrvpJV.C")
+        );
+        assert_eq!(
+            bcrypt_with_text_salt("my-token-value", 5, &salt_text).as_deref(),
+            Some("$2a$05$92cfceb39d57d914ed8b1u57zBjsXtq7PkxBaDRM4Jw0Y2Xq/C0mG")
+        );
+    }
+
+    #[test]
+    fn token_candidates_match_independent_implementations() {
+        // PBKDF2 and SHA1 answers from Python's hashlib for user 42, pbkdf2_cost 1000.
+        let candidates = token_candidates(
+            "my-token-value",
+            42,
+            HashCosts {
+                bcrypt: 4,
+                pbkdf2: 1000,
+            },
+        );
+        assert_eq!(
+            candidates,
+            [
+                "$pbkdf2sha1$1000$92cfceb39d57d914ed8b14d0e37643de0797ae56$tSUeMhQ5vLdEV5tLNFgmGaM6MD1hxQeLqveA2yx/uc+LIIdhffdP",
+                "$2a$04$92cfceb39d57d914ed8b1u5HvMyoLT88Nj2Q/z72/HzK3hrvpJV.C",
+                "e05029243ebceba72febcc362f746fc4c0ef7370",
+            ]
+        );
+    }
+
+    #[test]
     fn token_candidates_differ_per_user() {
         let costs = HashCosts {
             bcrypt: 4,

@@ -714,11 +714,13 @@ pub fn expire_events(
     days: u32,
     batch: i64,
 ) -> Result<usize, StorageError> {
+    // `= ANY(ARRAY(…))` makes the batch an init plan: the delete then probes the primary key for
+    // exactly those ids, where `IN (subquery)` may hash-join against a scan of the whole table.
     diesel::sql_query(
-        "DELETE FROM dlmlock_events WHERE id IN ( \
+        "DELETE FROM dlmlock_events WHERE id = ANY(ARRAY( \
              SELECT id FROM dlmlock_events \
               WHERE created_at < now() AT TIME ZONE 'UTC' - make_interval(days => $1) \
-              ORDER BY created_at LIMIT $2)",
+              ORDER BY created_at LIMIT $2))",
     )
     .bind::<Integer, _>(i32::try_from(days).unwrap_or(i32::MAX))
     .bind::<diesel::sql_types::BigInt, _>(batch)

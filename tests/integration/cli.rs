@@ -212,3 +212,103 @@ fn unusable_tls_files_are_clear_startup_errors() {
     assert!(good.status.success(), "{}", text(&good));
     assert!(text(&good).contains("TLS certificate and key load and match"));
 }
+
+#[test]
+fn expire_events_deletes_exactly_the_old_rows_in_batches() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = settings_file(dir.path(), &db, &pki::shared().ca_file);
+    db.exec(
+        "INSERT INTO dlmlock_events (dlmlock_id, event_type, created_at, updated_at)
+         SELECT 1, 'acquire', now() AT TIME ZONE 'UTC' - make_interval(days => 8 + i % 30), now()
+           FROM generate_series(1, 2500) i;
+         INSERT INTO dlmlock_events (dlmlock_id, event_type, created_at, updated_at)
+         SELECT 2, 'release', now() AT TIME ZONE 'UTC' - make_interval(days => 6, hours => i % 20), now()
+           FROM generate_series(1, 120) i;",
+    );
+
+    let output = foreman_dlm(
+        &config,
+        &[
+            "expire-events",
+            "--days",
+            "7",
+            "--batch-size",
+            "1000",
+            "--sleep",
+            "0",
+        ],
+        &[],
+    );
+    let again = foreman_dlm(&config, &["expire-events", "--sleep", "0"], &[]);
+    let invalid = foreman_dlm(&config, &["expire-events", "--days", "0"], &[]);
+
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        text(&output).contains("removed 2500 lock event(s) older than 7 day(s) in 3 batch(es)"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(
+        db.rows("SELECT dlmlock_id, count(*) AS n FROM dlmlock_events GROUP BY 1"),
+        serde_json::json!([{"dlmlock_id": 2, "n": 120}]),
+        "exactly the events of the last 7 days remain"
+    );
+    assert!(
+        text(&again).contains("removed 0 lock event(s)"),
+        "{}",
+        text(&again)
+    );
+    assert!(!invalid.status.success());
+}
+
+#[test]
+fn failed_logins_are_logged_without_the_password() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = settings_file(dir.path(), &db, &pki::shared().ca_file);
+    db.add_user(
+        "alice",
+        "right-password",
+        crate::common::users::Scheme::Bcrypt,
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_foreman-dlm"))
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env("FOREMAN_DLM__HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "debug")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    let url = format!("http://127.0.0.1:{port}/api/dlmlocks");
+    let wrong = crate::common::curl("GET", &url, &["-u", "alice:Sup3rSecret-guess"]);
+    let unknown = crate::common::curl("GET", &url, &["-u", "mallory:An0ther-Secret"]);
+    let right = crate::common::curl("GET", &url, &["-u", "alice:right-password"]);
+    let _ = server.kill();
+    let output = server.wait_with_output().expect("server output");
+    let log = String::from_utf8_lossy(&output.stderr);
+
+    assert_eq!((wrong.status, unknown.status), (401, 401));
+    assert_eq!(right.status, 403, "authenticated, without permission");
+    assert!(log.contains("failed login for user \"alice\""), "{log}");
+    assert!(log.contains("failed login for user \"mallory\""), "{log}");
+    for secret in [
+        "Sup3rSecret-guess",
+        "An0ther-Secret",
+        "right-password",
+        "Sup3rSecret",
+    ] {
+        assert!(!log.contains(secret), "the log contains {secret:?}:\n{log}");
+    }
+}

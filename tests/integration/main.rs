@@ -1,5 +1,7 @@
 //! All HTTP and database tests in one binary (one link step), each on its own database.
 
+mod admin_api;
+mod admin_auth;
 mod cli;
 mod client;
 mod common;
@@ -8,4 +10,5 @@ mod deployment;
 mod host_locks;
 mod identity;
 mod opt_out;
+mod query_plans;
 mod schema;

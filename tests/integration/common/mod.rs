@@ -5,6 +5,7 @@
 
 pub mod apache;
 pub mod pki;
+pub mod users;
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -161,6 +162,23 @@ impl TestDb {
             .get_result(&mut self.conn())
             .unwrap_or_else(|e| panic!("{e}\n{select}"));
         serde_json::from_str(&result.rows).expect("json rows")
+    }
+
+    /// The text plan of `EXPLAIN <statement>`.
+    pub fn plan(&self, statement: &str) -> String {
+        #[derive(QueryableByName)]
+        struct PlanLine {
+            #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+            line: String,
+        }
+        let lines: Vec<PlanLine> = diesel::sql_query(format!("EXPLAIN {statement}"))
+            .load(&mut self.conn())
+            .unwrap_or_else(|e| panic!("{e}\n{statement}"));
+        lines
+            .into_iter()
+            .map(|l| l.line)
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     pub fn scalar(&self, select: &str) -> Value {
@@ -335,6 +353,16 @@ pub struct Answer {
 
 /// Sends a request as Foreman's Apache would forward it: `headers` are the SSL-CLIENT-* headers.
 pub async fn send(method: &str, url: &str, headers: &[(&str, String)]) -> Answer {
+    send_json(method, url, headers, None).await
+}
+
+/// Like `send`, with an optional JSON body (sent as `application/json`).
+pub async fn send_json(
+    method: &str,
+    url: &str,
+    headers: &[(&str, String)],
+    body: Option<Value>,
+) -> Answer {
     let client = awc::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .finish();
@@ -343,7 +371,10 @@ pub async fn send(method: &str, url: &str, headers: &[(&str, String)]) -> Answer
     for (name, value) in headers {
         request = request.append_header((*name, value.as_str()));
     }
-    let mut response = request.send().await.expect("request sent");
+    let mut response = match body {
+        Some(body) => request.send_json(&body).await.expect("request sent"),
+        None => request.send().await.expect("request sent"),
+    };
     let status = response.status().as_u16();
     let content_type = response
         .headers()
