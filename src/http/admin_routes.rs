@@ -42,9 +42,16 @@ struct SortBody {
     order: Option<String>,
 }
 
-impl IndexParams {
+/// `page` and `per_page` as sent; resolved once Foreman's default page size is known.
+#[derive(Debug, Clone)]
+struct PageParams {
+    page: Option<String>,
+    per_page: Option<String>,
+}
+
+impl PageParams {
     /// (page, per_page; None = all). Foreman's default page size is its `entries_per_page` setting.
-    fn pagination(&self, default_per_page: i64) -> Result<(i64, Option<i64>), ApiError> {
+    fn resolve(&self, default_per_page: i64) -> Result<(i64, Option<i64>), ApiError> {
         let page = match self.page.as_deref() {
             None | Some("") => 1,
             Some(text) => text
@@ -66,6 +73,15 @@ impl IndexParams {
             ),
         };
         Ok((page, per_page))
+    }
+}
+
+impl IndexParams {
+    fn paging(&self) -> PageParams {
+        PageParams {
+            page: self.page.clone(),
+            per_page: self.per_page.clone(),
+        }
     }
 
     fn sort(&self) -> SortBody {
@@ -113,20 +129,13 @@ pub async fn index(
     let params = params.into_inner();
     let search = params.search();
     let order = params.order.clone();
-    let per_page_param = params.per_page.clone();
-    let page_param = params.page.clone();
+    let paging = params.paging();
     let (page, per_page, total, results) = state
         .db
         .run(move |conn| -> Result<_, ApiError> {
             let user = services.user(conn, &credentials)?;
             services.require(conn, &user, Permission::ViewLocks)?;
-            let paging = IndexParams {
-                search: None,
-                order: None,
-                page: page_param,
-                per_page: per_page_param,
-            };
-            let (page, per_page) = paging.pagination(foreman_settings::entries_per_page(conn)?)?;
+            let (page, per_page) = paging.resolve(foreman_settings::entries_per_page(conn)?)?;
             let request = ListRequest {
                 search,
                 order,
@@ -364,20 +373,13 @@ pub async fn events(
         return Err(ApiError::BadRequest("events cannot be searched".into()));
     }
     let lock_ref = lock_ref(&req);
-    let page_param = params.page.clone();
-    let per_page_param = params.per_page.clone();
+    let paging = params.paging();
     let (page, per_page, total, results) = state
         .db
         .run(move |conn| -> Result<_, ApiError> {
             let user = services.user(conn, &credentials)?;
             services.require(conn, &user, Permission::ViewLockEvents)?;
-            let paging = IndexParams {
-                search: None,
-                order: None,
-                page: page_param,
-                per_page: per_page_param,
-            };
-            let (page, per_page) = paging.pagination(foreman_settings::entries_per_page(conn)?)?;
+            let (page, per_page) = paging.resolve(foreman_settings::entries_per_page(conn)?)?;
             let listed = services
                 .locks
                 .events(conn, &lock_ref?, newest_first, page, per_page)?;
