@@ -59,12 +59,23 @@ pub async fn release(
     handle(req, credentials, state, Action::Release).await
 }
 
+/// Lock requests carry no body (clients send none or `{}`); anything large is refused unread.
+const MAX_LOCK_BODY_BYTES: u64 = 64 * 1024;
+
 async fn handle(
     req: HttpRequest,
     credentials: Credentials,
     state: web::Data<AppState>,
     action: Action,
 ) -> Result<HttpResponse, ApiError> {
+    let declared_length = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_length.is_some_and(|n| n > MAX_LOCK_BODY_BYTES) {
+        return Err(ApiError::PayloadTooLarge);
+    }
     let services = state.services.clone();
     let lock_ref = lock_ref(&req);
     let body = state

@@ -52,6 +52,13 @@ pub fn decode_forwarded_pem(value: &str) -> Result<Option<X509>, CertificateReje
         .find(PEM_END)
         .ok_or_else(|| CertificateRejected("the PEM certificate is truncated".into()))?
         + start;
+    // The header carries the client's own certificate only (mod_ssl's SSL_CLIENT_CERT); a bundle
+    // there is not something a proxy produces, so it is refused rather than guessed at.
+    if text[end..].contains(PEM_BEGIN) {
+        return Err(CertificateRejected(
+            "the header holds more than one certificate".into(),
+        ));
+    }
     let base64: String = text[start..end]
         .chars()
         .filter(|c| !c.is_whitespace())
@@ -78,6 +85,12 @@ pub fn common_name(cert: &X509Ref) -> Result<String, CertificateRejected> {
     if text.contains('\0') {
         return Err(CertificateRejected(
             "the certificate CN contains a NUL byte".into(),
+        ));
+    }
+    // OpenSSL's conversion replaces bytes that are not UTF-8; such a CN names no Foreman host.
+    if text.contains('\u{FFFD}') {
+        return Err(CertificateRejected(
+            "the certificate CN is not valid UTF-8".into(),
         ));
     }
     if text.is_empty() || text.chars().any(char::is_control) {

@@ -7,6 +7,7 @@ mod client;
 mod common;
 mod concurrency;
 mod deployment;
+mod faults;
 mod host_locks;
 mod identity;
 mod opt_out;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod apache;
+pub mod load;
 pub mod pki;
 pub mod users;
 

@@ -1,0 +1,128 @@
+//! Load for the fault suite: hosts taking turns on cluster locks, and the invariant every history
+//! must satisfy afterwards whatever happened in between.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::TestDb;
+
+/// What one request saw: an HTTP status, or 0 when the connection itself failed.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub status: u16,
+    pub body: Value,
+}
+
+async fn request(
+    client: &awc::Client,
+    method: &str,
+    url: &str,
+    headers: &[(&str, String)],
+) -> Seen {
+    let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut req = client.request(method, url);
+    for (name, value) in headers {
+        req = req.append_header((*name, value.as_str()));
+    }
+    match req.send().await {
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            let body = match response.body().limit(1 << 20).await {
+                Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+                Err(_) => Value::Null,
+            };
+            Seen { status, body }
+        }
+        Err(_) => Seen {
+            status: 0,
+            body: Value::Null,
+        },
+    }
+}
+
+/// One host's update cycles on `lock_url` until `until`: acquire (retrying 412/503/errors), hold
+/// briefly, release (retrying until the server answers 200 or 412). Returns everything it saw.
+pub async fn update_cycles(
+    base: Vec<String>,
+    lock_path: String,
+    headers: Vec<(&'static str, String)>,
+    until: Instant,
+) -> Vec<Seen> {
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .finish();
+    let mut seen = Vec::new();
+    let mut turn = 0usize;
+    while Instant::now() < until {
+        turn += 1;
+        let url = format!("{}{lock_path}", base[turn % base.len()]);
+        let acquired = request(&client, "PUT", &url, &headers).await;
+        let got_it = acquired.status == 200;
+        seen.push(acquired);
+        if !got_it {
+            actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(2)).await;
+        loop {
+            let url = format!("{}{lock_path}", base[turn % base.len()]);
+            let released = request(&client, "DELETE", &url, &headers).await;
+            let done = matches!(released.status, 200 | 412);
+            seen.push(released);
+            if done || Instant::now() > until + Duration::from_secs(20) {
+                break;
+            }
+            turn += 1;
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    seen
+}
+
+/// Per lock: `acquire` and `release` events strictly alternate, each release by the host that
+/// acquired, and the row's holder is the host of a trailing `acquire` (or NULL). Returns the
+/// number of holder changes checked.
+pub fn assert_consistent_history(db: &TestDb) -> usize {
+    let events = db.rows(
+        "SELECT dlmlock_id, event_type, host_id FROM dlmlock_events \
+         WHERE event_type IN ('acquire', 'release') ORDER BY id",
+    );
+    let mut holder: HashMap<i64, Option<i64>> = HashMap::new();
+    let mut changes = 0;
+    for event in events.as_array().expect("events") {
+        let lock = event["dlmlock_id"].as_i64().expect("lock");
+        let host = event["host_id"].as_i64();
+        let current = holder.entry(lock).or_insert(None);
+        match event["event_type"].as_str() {
+            Some("acquire") => {
+                assert_eq!(
+                    *current, None,
+                    "lock {lock}: acquired by {host:?} while held by {current:?}"
+                );
+                *current = host;
+            }
+            Some("release") => {
+                assert_eq!(
+                    *current, host,
+                    "lock {lock}: released by {host:?} while held by {current:?}"
+                );
+                *current = None;
+            }
+            other => panic!("unexpected event {other:?}"),
+        }
+        changes += 1;
+    }
+    let rows = db.rows("SELECT id, host_id FROM dlmlocks");
+    for row in rows.as_array().expect("locks") {
+        let lock = row["id"].as_i64().expect("id");
+        let expected = holder.get(&lock).copied().flatten();
+        assert_eq!(
+            row["host_id"].as_i64(),
+            expected,
+            "lock {lock}: holder disagrees with its events"
+        );
+    }
+    changes
+}

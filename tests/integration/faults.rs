@@ -1,0 +1,230 @@
+//! Faults: two instances on one database, connections killed under load, the server killed with
+//! SIGKILL under load. Whatever happens, no lock has two holders and every holder change has its
+//! event.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use futures_util::future::join_all;
+use serde_json::json;
+
+use crate::common::load::{assert_consistent_history, update_cycles, Seen};
+use crate::common::{admin_url, cert_header, pki, send, TestDb, TestServer};
+
+/// `count` hosts named `{prefix}NNN.example.com` and their certificate headers.
+fn hosts(db: &TestDb, prefix: &str, count: usize) -> Vec<Vec<(&'static str, String)>> {
+    (0..count)
+        .map(|i| {
+            let name = format!("{prefix}{i:03}.example.com");
+            db.add_host(&name);
+            cert_header(&pki::shared().host(&name))
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn two_instances_two_hundred_acquirers_one_holder() {
+    let db = TestDb::new();
+    let (a, b) = (TestServer::start(&db), TestServer::start(&db));
+    let headers = hosts(&db, "node", 200);
+    let urls = [
+        a.url("/api/dlmlocks/ha-cluster/lock"),
+        b.url("/api/dlmlocks/ha-cluster/lock"),
+    ];
+
+    let answers = join_all(
+        headers
+            .iter()
+            .enumerate()
+            .map(|(i, h)| send("PUT", &urls[i % 2], h)),
+    )
+    .await;
+
+    let winners: Vec<_> = answers.iter().filter(|a| a.status == 200).collect();
+    assert_eq!(winners.len(), 1, "exactly one holder");
+    assert_eq!(answers.iter().filter(|a| a.status == 412).count(), 199);
+    assert_eq!(
+        db.scalar("SELECT count(*) AS n FROM dlmlocks"),
+        json!(1),
+        "one row for the new name"
+    );
+    assert_eq!(
+        db.scalar("SELECT host_id FROM dlmlocks"),
+        winners[0].body["host_id"]
+    );
+    assert_eq!(
+        db.rows("SELECT event_type, count(*) AS n FROM dlmlock_events GROUP BY 1 ORDER BY 1"),
+        json!([{"event_type": "acquire", "n": 1}, {"event_type": "fail", "n": 199}])
+    );
+    assert_consistent_history(&db);
+}
+
+/// Terminates every session of `db` but the killer's own.
+fn kill_connections(db: &TestDb) -> usize {
+    let mut admin = diesel::pg::PgConnection::establish(&admin_url()).expect("admin connection");
+    let rows = db.rows(&format!(
+        "SELECT pid FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
+        db.name
+    ));
+    let pids: Vec<String> = rows
+        .as_array()
+        .expect("pids")
+        .iter()
+        .map(|r| r["pid"].to_string())
+        .collect();
+    for pid in &pids {
+        let _ = admin.batch_execute(&format!("SELECT pg_terminate_backend({pid})"));
+    }
+    pids.len()
+}
+
+fn summarize(seen: &[Seen]) -> std::collections::BTreeMap<u16, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for s in seen {
+        *counts.entry(s.status).or_insert(0) += 1;
+    }
+    counts
+}
+
+#[actix_web::test]
+async fn killed_database_connections_give_503_then_recovery() {
+    let db = TestDb::new();
+    let server = TestServer::start(&db);
+    let headers = hosts(&db, "pg", 16);
+    let base = vec![server.url("")];
+    let until = Instant::now() + Duration::from_millis(4000);
+
+    let load = join_all(headers.iter().enumerate().map(|(i, h)| {
+        update_cycles(
+            base.clone(),
+            format!("/api/dlmlocks/cluster-{}/lock", i % 4),
+            h.clone(),
+            until,
+        )
+    }));
+    let killer = async {
+        let mut killed = 0;
+        for _ in 0..5 {
+            actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+            killed += kill_connections(&db);
+        }
+        killed
+    };
+    let (results, killed) = futures_util::join!(load, killer);
+    let seen: Vec<Seen> = results.into_iter().flatten().collect();
+
+    let counts = summarize(&seen);
+    eprintln!("killed {killed} connections; statuses seen: {counts:?}");
+    assert!(killed > 0, "the test must actually kill connections");
+    for s in &seen {
+        assert!(
+            matches!(s.status, 200 | 412 | 503),
+            "unexpected answer {s:?}"
+        );
+        if s.status == 503 {
+            assert!(
+                s.body["error"]["message"].is_string(),
+                "503 with a JSON body: {s:?}"
+            );
+        }
+    }
+    assert!(
+        counts.get(&503).copied().unwrap_or(0) > 0,
+        "lost connections surface as 503: {counts:?}"
+    );
+    assert!(
+        counts.get(&200).copied().unwrap_or(0) > 20,
+        "work went on: {counts:?}"
+    );
+    // Recovered by itself: every host can take and give back its lock now.
+    for (i, h) in headers.iter().enumerate() {
+        let url = server.url(&format!("/api/dlmlocks/after-{i}/lock"));
+        assert_eq!(send("PUT", &url, h).await.status, 200);
+        assert_eq!(send("DELETE", &url, h).await.status, 200);
+    }
+    let changes = assert_consistent_history(&db);
+    eprintln!("{changes} holder changes, all consistent");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The real binary, as systemd would run it, configured through the environment.
+fn spawn_server(db: &TestDb, port: u16) -> Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_foreman-dlm"))
+        .arg("serve")
+        .env("FOREMAN_DLM__DATABASE__URL", &db.url)
+        .env("FOREMAN_DLM__HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .env("FOREMAN_DLM__CLIENT_CERT__CA_FILES", &pki::shared().ca_file)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn foreman-dlm serve");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "foreman-dlm serve did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+#[actix_web::test]
+async fn sigkilled_server_restarts_with_consistent_locks() {
+    let db = TestDb::new();
+    let port = free_port();
+    let mut server = spawn_server(&db, port);
+    let headers = hosts(&db, "kill", 12);
+    let base = vec![format!("http://127.0.0.1:{port}")];
+    let until = Instant::now() + Duration::from_millis(4000);
+
+    let load = join_all(headers.iter().enumerate().map(|(i, h)| {
+        update_cycles(
+            base.clone(),
+            format!("/api/dlmlocks/cluster-{}/lock", i % 3),
+            h.clone(),
+            until,
+        )
+    }));
+    let killer = async {
+        actix_web::rt::time::sleep(Duration::from_millis(1200)).await;
+        // SIGKILL: no graceful shutdown, requests cut off mid-flight.
+        let _ = server.kill();
+        let _ = server.wait();
+        actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+        spawn_server(&db, port)
+    };
+    let (results, mut restarted) = futures_util::join!(load, killer);
+    let seen: Vec<Seen> = results.into_iter().flatten().collect();
+    let counts = summarize(&seen);
+    eprintln!("statuses seen around the SIGKILL (0 = connection failed): {counts:?}");
+
+    for s in &seen {
+        assert!(
+            matches!(s.status, 0 | 200 | 412 | 503),
+            "unexpected answer {s:?}"
+        );
+    }
+    assert!(
+        counts.get(&0).copied().unwrap_or(0) > 0,
+        "the kill must interrupt requests: {counts:?}"
+    );
+    for (i, h) in headers.iter().enumerate() {
+        // Release whatever a cut-off cycle left held, then a full cycle on the restarted server.
+        let url = format!(
+            "http://127.0.0.1:{port}/api/dlmlocks/cluster-{}/lock",
+            i % 3
+        );
+        let _ = send("DELETE", &url, h).await;
+    }
+    let changes = assert_consistent_history(&db);
+    eprintln!("{changes} holder changes, all consistent");
+    let _ = restarted.kill();
+    let _ = restarted.wait();
+}
