@@ -11,3 +11,6 @@ pub mod identity;
 pub mod locks;
 pub mod settings;
 pub mod storage;
+
+#[cfg(test)]
+mod fuzz_properties;

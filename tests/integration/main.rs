@@ -9,6 +9,7 @@ mod concurrency;
 mod deployment;
 mod faults;
 mod host_locks;
+mod hostile;
 mod identity;
 mod opt_out;
 mod query_plans;
