@@ -15,7 +15,9 @@ fn issued_pem() -> &'static str {
     static PEM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     PEM.get_or_init(|| {
         let ca = Authority::new("proptest CA").expect("CA");
-        ca.issue("web1.example.com", Validity::default()).expect("cert").cert_pem()
+        ca.issue("web1.example.com", Validity::default())
+            .expect("cert")
+            .cert_pem()
     })
 }
 

@@ -3,8 +3,9 @@
 
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Nullable, Text, Varchar};
+use diesel::sql_types::{Nullable, Text, Varchar};
 
+use super::sql::sql;
 use super::StorageError;
 
 #[derive(QueryableByName)]
@@ -21,8 +22,8 @@ pub fn integers(
     names: &[&str],
 ) -> Result<Vec<(String, i64)>, StorageError> {
     let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let rows = diesel::sql_query("SELECT name, value FROM settings WHERE name = ANY($1)")
-        .bind::<Array<Text>, _>(names)
+    let rows = sql("SELECT name, value FROM settings WHERE name = ANY($1)")
+        .bind(names)
         .load::<SettingRow>(conn)?;
     Ok(rows
         .into_iter()

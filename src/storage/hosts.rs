@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Integer, Nullable, Text, Varchar};
 
 use super::schema::users;
+use super::sql::sql;
 use super::StorageError;
 
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
@@ -18,18 +19,18 @@ pub struct HostRow {
 
 /// The plugin's lookup: `hosts.certname = subject`, else `hosts.name = subject`, in one round trip.
 /// Neither column is unique in the database, so the lowest id wins among equals.
+pub const FIND_HOST_SQL: &str = "SELECT id, name FROM hosts WHERE certname = $1 OR name = $1 \
+     ORDER BY (certname = $1) IS TRUE DESC, id LIMIT 1";
+
 pub fn find_by_certname_or_name(
     conn: &mut PgConnection,
     subject: &str,
 ) -> Result<Option<HostRow>, StorageError> {
-    diesel::sql_query(
-        "SELECT id, name FROM hosts WHERE certname = $1 OR name = $1 \
-         ORDER BY (certname = $1) IS TRUE DESC, id LIMIT 1",
-    )
-    .bind::<Varchar, _>(subject)
-    .get_result(conn)
-    .optional()
-    .map_err(StorageError::from)
+    sql(FIND_HOST_SQL)
+        .bind(subject)
+        .get_result(conn)
+        .optional()
+        .map_err(StorageError::from)
 }
 
 /// Katello's mapping of a subscription-manager consumer (the CN of its identity certificate) to a
@@ -38,11 +39,11 @@ pub fn find_by_subscription_uuid(
     conn: &mut PgConnection,
     uuid: &str,
 ) -> Result<Option<HostRow>, StorageError> {
-    diesel::sql_query(
+    sql(
         "SELECT h.id, h.name FROM katello_subscription_facets f JOIN hosts h ON h.id = f.host_id \
          WHERE f.uuid = $1 ORDER BY f.id LIMIT 1",
     )
-    .bind::<Varchar, _>(uuid)
+    .bind(uuid)
     .get_result(conn)
     .optional()
     .map_err(StorageError::from)
@@ -56,8 +57,8 @@ struct Present {
 
 /// Whether a table exists (in the connection's search path), e.g. Katello's on a Katello server.
 pub fn table_exists(conn: &mut PgConnection, table: &str) -> Result<bool, StorageError> {
-    diesel::sql_query("SELECT to_regclass($1) IS NOT NULL AS present")
-        .bind::<Text, _>(table)
+    sql("SELECT to_regclass($1) IS NOT NULL AS present")
+        .bind(table)
         .get_result::<Present>(conn)
         .map(|row| row.present)
         .map_err(StorageError::from)
@@ -95,7 +96,17 @@ pub fn effective_parameter(
     host_id: i32,
     name: &str,
 ) -> Result<Option<String>, StorageError> {
-    const SQL: &str = "\
+    sql(EFFECTIVE_PARAMETER_SQL)
+        .bind(host_id)
+        .bind(name)
+        .get_result::<ParameterValue>(conn)
+        .optional()
+        .map(|row| row.and_then(|r| r.value))
+        .map_err(StorageError::from)
+}
+
+/// The effective-parameter statement: $1 = host id, $2 = parameter name.
+pub const EFFECTIVE_PARAMETER_SQL: &str = "\
 WITH host AS (
     SELECT id, organization_id, location_id, hostgroup_id, operatingsystem_id FROM hosts WHERE id = $1
 ), primary_nic AS (
@@ -133,11 +144,3 @@ WITH host AS (
      WHERE p.type = 'CommonParameter' AND p.name = $2
 )
 SELECT value FROM found ORDER BY rank DESC, depth DESC LIMIT 1";
-    diesel::sql_query(SQL)
-        .bind::<Integer, _>(host_id)
-        .bind::<Varchar, _>(name)
-        .get_result::<ParameterValue>(conn)
-        .optional()
-        .map(|row| row.and_then(|r| r.value))
-        .map_err(StorageError::from)
-}

@@ -8,7 +8,8 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Integer, Nullable, Text, Timestamp, Varchar};
 
-use super::schema::{dlmlocks, hosts};
+use super::schema::dlmlocks;
+use super::sql::{sql, Sql};
 use super::StorageError;
 
 /// The lock type the plugin gives auto-created locks (its only type in practice).
@@ -38,48 +39,47 @@ pub struct LockWithHolder {
     pub holder_name: Option<String>,
 }
 
+/// The columns every lock read returns: the row and its holder's name.
+const LOCK_COLUMNS: &str =
+    "l.id, l.name, l.type AS lock_type, l.enabled, l.host_id, l.created_at, l.updated_at, \
+     (SELECT h.name FROM hosts h WHERE h.id = l.host_id) AS holder_name";
+
+/// A lock by id ($1).
+pub const FIND_LOCK_BY_ID_SQL: &str =
+    "SELECT l.id, l.name, l.type AS lock_type, l.enabled, l.host_id, l.created_at, \
+     l.updated_at, (SELECT h.name FROM hosts h WHERE h.id = l.host_id) AS holder_name \
+     FROM dlmlocks l WHERE l.id = $1";
+
+/// A lock by name ($1). The plugin's table has no unique index on `name`, so a site may hold
+/// duplicates: the oldest row (lowest id) is the lock, consistently for every operation, and the
+/// others are left untouched.
+pub const FIND_LOCK_BY_NAME_SQL: &str =
+    "SELECT l.id, l.name, l.type AS lock_type, l.enabled, l.host_id, l.created_at, \
+     l.updated_at, (SELECT h.name FROM hosts h WHERE h.id = l.host_id) AS holder_name \
+     FROM dlmlocks l WHERE l.name = $1 ORDER BY l.id LIMIT 1";
+
 pub fn find_by_id(
     conn: &mut PgConnection,
     id: i32,
 ) -> Result<Option<LockWithHolder>, StorageError> {
-    with_holder()
-        .filter(dlmlocks::id.eq(id))
-        .first::<(LockRow, Option<String>)>(conn)
+    sql(FIND_LOCK_BY_ID_SQL)
+        .bind(id)
+        .get_result::<ListedLock>(conn)
         .optional()
-        .map(|row| row.map(into_with_holder))
+        .map(|row| row.map(LockWithHolder::from))
         .map_err(StorageError::from)
 }
 
-/// The plugin's table has no unique index on `name`, so a site may hold duplicates: the oldest row
-/// (lowest id) is the lock, consistently for every operation, and the others are left untouched.
 pub fn find_by_name(
     conn: &mut PgConnection,
     name: &str,
 ) -> Result<Option<LockWithHolder>, StorageError> {
-    with_holder()
-        .filter(dlmlocks::name.eq(name))
-        .order(dlmlocks::id.asc())
-        .first::<(LockRow, Option<String>)>(conn)
+    sql(FIND_LOCK_BY_NAME_SQL)
+        .bind(name)
+        .get_result::<ListedLock>(conn)
         .optional()
-        .map(|row| row.map(into_with_holder))
+        .map(|row| row.map(LockWithHolder::from))
         .map_err(StorageError::from)
-}
-
-#[allow(clippy::type_complexity)]
-fn with_holder() -> diesel::dsl::Select<
-    diesel::dsl::LeftJoin<dlmlocks::table, hosts::table>,
-    (
-        diesel::dsl::AsSelect<LockRow, diesel::pg::Pg>,
-        diesel::dsl::Nullable<hosts::name>,
-    ),
-> {
-    dlmlocks::table
-        .left_join(hosts::table)
-        .select((LockRow::as_select(), hosts::name.nullable()))
-}
-
-fn into_with_holder((lock, holder_name): (LockRow, Option<String>)) -> LockWithHolder {
-    LockWithHolder { lock, holder_name }
 }
 
 /// Creates an enabled update lock called `name` unless one exists, and returns the lock.
@@ -94,13 +94,13 @@ pub fn create_if_missing(
 ) -> Result<LockWithHolder, StorageError> {
     conn.transaction(|conn| {
         lock_name(conn, name)?;
-        diesel::sql_query(
+        sql(
             "INSERT INTO dlmlocks (name, type, enabled, created_at, updated_at) \
              SELECT $1, $2, true, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC' \
              WHERE NOT EXISTS (SELECT 1 FROM dlmlocks WHERE name = $1)",
         )
-        .bind::<Varchar, _>(name)
-        .bind::<Varchar, _>(UPDATE_LOCK_TYPE)
+        .bind(name)
+        .bind(UPDATE_LOCK_TYPE)
         .execute(conn)?;
         find_by_name(conn, name)?.ok_or(StorageError::Query(diesel::result::Error::NotFound))
     })
@@ -142,7 +142,7 @@ struct TransferRow {
 /// `acquire`/`release` event only if the holder actually changed. A refusal writes `fail` naming
 /// the current holder. `FOR UPDATE` in the first CTE waits for a concurrent transfer and then reads
 /// the committed holder, so the decision and the event both see the newest row.
-const TRANSFER_SQL: &str = "\
+pub const TRANSFER_SQL: &str = "\
 WITH current_lock AS (
     SELECT id, host_id, enabled FROM dlmlocks WHERE id = $1 FOR UPDATE
 ), changed AS (
@@ -171,11 +171,11 @@ pub fn transfer(
     new_holder: Option<i32>,
     acting_user: Option<i32>,
 ) -> Result<Option<TransferOutcome>, StorageError> {
-    let row: Option<TransferRow> = diesel::sql_query(TRANSFER_SQL)
-        .bind::<Integer, _>(lock_id)
-        .bind::<Integer, _>(requester)
-        .bind::<Nullable<Integer>, _>(new_holder)
-        .bind::<Nullable<Integer>, _>(acting_user)
+    let row: Option<TransferRow> = sql(TRANSFER_SQL)
+        .bind(lock_id)
+        .bind(requester)
+        .bind(new_holder)
+        .bind(acting_user)
         .get_result(conn)
         .optional()?;
     // None: the lock row no longer exists (deleted between lookup and transfer).
@@ -196,31 +196,32 @@ pub fn transfer(
     }))
 }
 
+/// A host's check-in ($1 = host id), the common case where its facet exists.
+pub const CHECKIN_SQL: &str = "UPDATE dlm_facets \
+    SET last_checkin_at = now() AT TIME ZONE 'UTC', updated_at = now() AT TIME ZONE 'UTC' \
+    WHERE host_id = $1";
+
 /// Records that a host called in (`dlm_facets.last_checkin_at`), creating its facet on first
 /// contact. The facet table has no unique index on host_id either, so creation takes the same kind
 /// of advisory lock as lock creation.
 pub fn record_checkin(conn: &mut PgConnection, host_id: i32) -> Result<(), StorageError> {
-    const TOUCH: &str = "UPDATE dlm_facets \
-        SET last_checkin_at = now() AT TIME ZONE 'UTC', updated_at = now() AT TIME ZONE 'UTC' \
-        WHERE host_id = $1";
-    let touched = diesel::sql_query(TOUCH)
-        .bind::<Integer, _>(host_id)
-        .execute(conn)?;
+    let touched = sql(CHECKIN_SQL).bind(host_id).execute(conn)?;
     if touched > 0 {
         return Ok(());
     }
     conn.transaction(|conn| {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
-            .bind::<Integer, _>(CREATE_FACET_NAMESPACE)
-            .bind::<Integer, _>(host_id)
+        sql(
+        "SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(CREATE_FACET_NAMESPACE)
+            .bind(host_id)
             .execute(conn)?;
-        let touched = diesel::sql_query(TOUCH).bind::<Integer, _>(host_id).execute(conn)?;
+        let touched = sql(CHECKIN_SQL).bind(host_id).execute(conn)?;
         if touched == 0 {
-            diesel::sql_query(
-                "INSERT INTO dlm_facets (host_id, last_checkin_at, created_at, updated_at) \
+            sql(
+        "INSERT INTO dlm_facets (host_id, last_checkin_at, created_at, updated_at) \
                  VALUES ($1, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')",
             )
-            .bind::<Integer, _>(host_id)
+            .bind(host_id)
             .execute(conn)?;
         }
         Ok(())
@@ -288,46 +289,6 @@ pub struct ListQuery {
     pub stale_hours: u32,
 }
 
-/// A value bound into a dynamically built statement.
-enum Bind {
-    Text(String),
-    Bool(bool),
-    Int(i32),
-    BigInt(i64),
-}
-
-/// SQL text with `$n` placeholders and the values that go with them.
-struct Statement {
-    sql: String,
-    binds: Vec<Bind>,
-}
-
-impl Statement {
-    fn placeholder(&mut self, value: Bind) -> String {
-        self.binds.push(value);
-        format!("${}", self.binds.len())
-    }
-
-    fn query(
-        self,
-    ) -> diesel::query_builder::BoxedSqlQuery<
-        'static,
-        diesel::pg::Pg,
-        diesel::query_builder::SqlQuery,
-    > {
-        let mut query = diesel::sql_query(self.sql).into_boxed::<diesel::pg::Pg>();
-        for bind in self.binds {
-            query = match bind {
-                Bind::Text(v) => query.bind::<Text, _>(v),
-                Bind::Bool(v) => query.bind::<Bool, _>(v),
-                Bind::Int(v) => query.bind::<Integer, _>(v),
-                Bind::BigInt(v) => query.bind::<diesel::sql_types::BigInt, _>(v),
-            };
-        }
-        query
-    }
-}
-
 fn like_pattern(value: &str) -> String {
     let escaped = value
         .replace('\\', "\\\\")
@@ -338,7 +299,7 @@ fn like_pattern(value: &str) -> String {
 
 /// Builds `WHERE …` for the filters. Every condition is answered from `dlmlocks` itself, an index
 /// on `hosts.name`, or a per-row primary-key lookup of the holder: never a scan of `hosts`.
-fn where_clause(statement: &mut Statement, query: &ListQuery) -> String {
+fn where_clause(statement: &mut Sql, query: &ListQuery) -> String {
     let holder = "(SELECT h.name FROM hosts h WHERE h.id = l.host_id)";
     let mut conditions = Vec::new();
     for filter in &query.filters {
@@ -346,44 +307,44 @@ fn where_clause(statement: &mut Statement, query: &ListQuery) -> String {
             LockFilter::Name(m) | LockFilter::Type(m) => {
                 let column = if matches!(filter, LockFilter::Name(_)) { "l.name" } else { "l.type" };
                 match m {
-                    TextMatch::Equals(v) => format!("{column} = {}", statement.placeholder(Bind::Text(v.clone()))),
+                    TextMatch::Equals(v) => format!("{column} = {}", statement.placeholder(v.clone())),
                     TextMatch::NotEquals(v) => format!(
                         "{column} IS DISTINCT FROM {}",
-                        statement.placeholder(Bind::Text(v.clone()))
+                        statement.placeholder(v.clone())
                     ),
                     TextMatch::Contains(v) => format!(
                         "{column} ILIKE {}",
-                        statement.placeholder(Bind::Text(like_pattern(v)))
+                        statement.placeholder(like_pattern(v))
                     ),
                     TextMatch::NotContains(v) => format!(
                         "COALESCE({column}, '') NOT ILIKE {}",
-                        statement.placeholder(Bind::Text(like_pattern(v)))
+                        statement.placeholder(like_pattern(v))
                     ),
                 }
             }
             LockFilter::Host(m) => match m {
                 TextMatch::Equals(v) => format!(
                     "l.host_id IN (SELECT id FROM hosts WHERE name = {})",
-                    statement.placeholder(Bind::Text(v.to_lowercase()))
+                    statement.placeholder(v.to_lowercase())
                 ),
                 TextMatch::NotEquals(v) => format!(
                     "(l.host_id IS NULL OR l.host_id NOT IN (SELECT id FROM hosts WHERE name = {}))",
-                    statement.placeholder(Bind::Text(v.to_lowercase()))
+                    statement.placeholder(v.to_lowercase())
                 ),
                 TextMatch::Contains(v) => format!(
                     "l.host_id IS NOT NULL AND {holder} ILIKE {}",
-                    statement.placeholder(Bind::Text(like_pattern(v)))
+                    statement.placeholder(like_pattern(v))
                 ),
                 TextMatch::NotContains(v) => format!(
                     "(l.host_id IS NULL OR {holder} NOT ILIKE {})",
-                    statement.placeholder(Bind::Text(like_pattern(v)))
+                    statement.placeholder(like_pattern(v))
                 ),
             },
-            LockFilter::Enabled(v) => format!("l.enabled = {}", statement.placeholder(Bind::Bool(*v))),
+            LockFilter::Enabled(v) => format!("l.enabled = {}", statement.placeholder(*v)),
             LockFilter::Locked(true) => "l.host_id IS NOT NULL".to_string(),
             LockFilter::Locked(false) => "l.host_id IS NULL".to_string(),
             LockFilter::Stale(stale) => {
-                let hours = statement.placeholder(Bind::Int(i32::try_from(query.stale_hours).unwrap_or(i32::MAX)));
+                let hours = statement.placeholder(i32::try_from(query.stale_hours).unwrap_or(i32::MAX));
                 let is_stale = format!(
                     "(l.host_id IS NOT NULL AND l.updated_at < now() AT TIME ZONE 'UTC' - make_interval(hours => {hours}))"
                 );
@@ -402,10 +363,6 @@ fn where_clause(statement: &mut Statement, query: &ListQuery) -> String {
         format!(" WHERE {}", conditions.join(" AND "))
     }
 }
-
-const LIST_COLUMNS: &str =
-    "l.id, l.name, l.type AS lock_type, l.enabled, l.host_id, l.created_at, l.updated_at, \
-     (SELECT h.name FROM hosts h WHERE h.id = l.host_id) AS holder_name";
 
 #[derive(QueryableByName)]
 struct ListedLock {
@@ -444,34 +401,27 @@ impl From<ListedLock> for LockWithHolder {
     }
 }
 
-fn list_statement(query: &ListQuery) -> Statement {
-    let mut statement = Statement {
-        sql: String::new(),
-        binds: Vec::new(),
-    };
+fn list_statement(query: &ListQuery) -> Sql {
+    let mut statement = sql(format!("SELECT {LOCK_COLUMNS} FROM dlmlocks l"));
     let conditions = where_clause(&mut statement, query);
     let direction = if query.descending { "DESC" } else { "ASC" };
-    let mut sql = format!(
-        "SELECT {LIST_COLUMNS} FROM dlmlocks l{conditions} ORDER BY {} {direction} NULLS LAST, l.id {direction}",
+    statement.push_text(&format!(
+        "{conditions} ORDER BY {} {direction} NULLS LAST, l.id {direction}",
         query.sort.column()
-    );
+    ));
     if let Some(limit) = query.limit {
-        let limit = statement.placeholder(Bind::BigInt(limit));
-        sql.push_str(&format!(" LIMIT {limit}"));
+        let limit = statement.placeholder(limit);
+        statement.push_text(&format!(" LIMIT {limit}"));
     }
-    let offset = statement.placeholder(Bind::BigInt(query.offset));
-    sql.push_str(&format!(" OFFSET {offset}"));
-    statement.sql = sql;
+    let offset = statement.placeholder(query.offset);
+    statement.push_text(&format!(" OFFSET {offset}"));
     statement
 }
 
-fn count_statement(query: &ListQuery) -> Statement {
-    let mut statement = Statement {
-        sql: String::new(),
-        binds: Vec::new(),
-    };
+fn count_statement(query: &ListQuery) -> Sql {
+    let mut statement = sql("SELECT count(*) AS n FROM dlmlocks l");
     let conditions = where_clause(&mut statement, query);
-    statement.sql = format!("SELECT count(*) AS n FROM dlmlocks l{conditions}");
+    statement.push_text(&conditions);
     statement
 }
 
@@ -486,8 +436,8 @@ pub fn list(
     conn: &mut PgConnection,
     query: &ListQuery,
 ) -> Result<(i64, Vec<LockWithHolder>), StorageError> {
-    let total = count_statement(query).query().get_result::<Count>(conn)?.n;
-    let rows = list_statement(query).query().load::<ListedLock>(conn)?;
+    let total = count_statement(query).get_result::<Count>(conn)?.n;
+    let rows = list_statement(query).load::<ListedLock>(conn)?;
     Ok((total, rows.into_iter().map(LockWithHolder::from).collect()))
 }
 
@@ -503,9 +453,8 @@ pub fn explain_list(
     query: &ListQuery,
 ) -> Result<Vec<String>, StorageError> {
     let mut plans = Vec::new();
-    for mut statement in [count_statement(query), list_statement(query)] {
-        statement.sql = format!("EXPLAIN {}", statement.sql);
-        let lines = statement.query().load::<PlanLine>(conn)?;
+    for statement in [count_statement(query), list_statement(query)] {
+        let lines = statement.explained().load::<PlanLine>(conn)?;
         plans.push(
             lines
                 .into_iter()
@@ -527,14 +476,14 @@ pub fn create_named(
 ) -> Result<Option<LockWithHolder>, StorageError> {
     conn.transaction(|conn| {
         lock_name(conn, name)?;
-        let inserted = diesel::sql_query(
+        let inserted = sql(
             "INSERT INTO dlmlocks (name, type, enabled, created_at, updated_at) \
              SELECT $1, $2, $3, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC' \
              WHERE NOT EXISTS (SELECT 1 FROM dlmlocks WHERE name = $1)",
         )
-        .bind::<Varchar, _>(name)
-        .bind::<Nullable<Varchar>, _>(lock_type)
-        .bind::<Bool, _>(enabled)
+        .bind(name)
+        .bind(lock_type)
+        .bind(enabled)
         .execute(conn)?;
         if inserted == 0 {
             return Ok(None);
@@ -545,9 +494,9 @@ pub fn create_named(
 
 /// Takes the per-name creation lock for the rest of the transaction.
 fn lock_name(conn: &mut PgConnection, name: &str) -> Result<(), StorageError> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-        .bind::<Integer, _>(CREATE_LOCK_NAMESPACE)
-        .bind::<Text, _>(name)
+    sql("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+        .bind(CREATE_LOCK_NAMESPACE)
+        .bind(name)
         .execute(conn)?;
     Ok(())
 }
@@ -581,17 +530,19 @@ pub fn update(
     conn.transaction(|conn| {
         if let Some(name) = &changes.name {
             lock_name(conn, name)?;
-            let taken: Count = diesel::sql_query("SELECT count(*) AS n FROM dlmlocks WHERE name = $1 AND id <> $2")
-                .bind::<Varchar, _>(name)
-                .bind::<Integer, _>(lock_id)
+            let taken: Count = sql(
+        "SELECT count(*) AS n FROM dlmlocks WHERE name = $1 AND id <> $2")
+                .bind(name)
+                .bind(lock_id)
                 .get_result(conn)?;
             if taken.n > 0 {
                 return Ok(UpdateOutcome::NameTaken);
             }
         }
         if let Some(Some(host_id)) = changes.host_id {
-            let exists: Count = diesel::sql_query("SELECT count(*) AS n FROM hosts WHERE id = $1")
-                .bind::<Integer, _>(host_id)
+            let exists: Count = sql(
+        "SELECT count(*) AS n FROM hosts WHERE id = $1")
+                .bind(host_id)
                 .get_result(conn)?;
             if exists.n == 0 {
                 return Ok(UpdateOutcome::UnknownHost);
@@ -631,17 +582,17 @@ WITH old AS (
 SELECT new.id, new.name, new.type AS lock_type, new.enabled, new.host_id, new.created_at, new.updated_at,
        (SELECT h.name FROM hosts h WHERE h.id = new.host_id) AS holder_name
   FROM new";
-        let row: Option<ListedLock> = diesel::sql_query(SQL)
-            .bind::<Integer, _>(lock_id)
-            .bind::<Bool, _>(changes.name.is_some())
-            .bind::<Nullable<Varchar>, _>(changes.name.as_deref())
-            .bind::<Bool, _>(changes.lock_type.is_some())
-            .bind::<Nullable<Varchar>, _>(changes.lock_type.clone().flatten())
-            .bind::<Bool, _>(changes.host_id.is_some())
-            .bind::<Nullable<Integer>, _>(changes.host_id.flatten())
-            .bind::<Bool, _>(changes.enabled.is_some())
-            .bind::<Nullable<Bool>, _>(changes.enabled)
-            .bind::<Integer, _>(acting_user)
+        let row: Option<ListedLock> = sql(SQL)
+            .bind(lock_id)
+            .bind(changes.name.is_some())
+            .bind(changes.name.as_deref())
+            .bind(changes.lock_type.is_some())
+            .bind(changes.lock_type.clone().flatten())
+            .bind(changes.host_id.is_some())
+            .bind(changes.host_id.flatten())
+            .bind(changes.enabled.is_some())
+            .bind(changes.enabled)
+            .bind(acting_user)
             .get_result(conn)
             .optional()?;
         Ok(row.map_or(UpdateOutcome::NotFound, |r| UpdateOutcome::Updated(r.into())))
@@ -653,7 +604,7 @@ pub fn destroy(
     conn: &mut PgConnection,
     lock_id: i32,
 ) -> Result<Option<LockWithHolder>, StorageError> {
-    let row: Option<ListedLock> = diesel::sql_query(
+    let row: Option<ListedLock> = sql(
         "WITH gone AS (DELETE FROM dlmlocks WHERE id = $1 \
                        RETURNING id, name, type, enabled, host_id, created_at, updated_at), \
               events AS (DELETE FROM dlmlock_events WHERE dlmlock_id IN (SELECT id FROM gone)) \
@@ -661,7 +612,7 @@ pub fn destroy(
                 gone.updated_at, (SELECT h.name FROM hosts h WHERE h.id = gone.host_id) AS holder_name \
            FROM gone",
     )
-    .bind::<Integer, _>(lock_id)
+    .bind(lock_id)
     .get_result(conn)
     .optional()?;
     Ok(row.map(LockWithHolder::from))
@@ -691,18 +642,17 @@ pub fn events(
     limit: Option<i64>,
     offset: i64,
 ) -> Result<(i64, Vec<EventRow>), StorageError> {
-    let total: Count =
-        diesel::sql_query("SELECT count(*) AS n FROM dlmlock_events WHERE dlmlock_id = $1")
-            .bind::<Integer, _>(lock_id)
-            .get_result(conn)?;
+    let total: Count = sql("SELECT count(*) AS n FROM dlmlock_events WHERE dlmlock_id = $1")
+        .bind(lock_id)
+        .get_result(conn)?;
     let direction = if newest_first { "DESC" } else { "ASC" };
-    let rows = diesel::sql_query(format!(
+    let rows = sql(format!(
         "SELECT id, event_type, host_id, user_id, created_at, updated_at FROM dlmlock_events \
          WHERE dlmlock_id = $1 ORDER BY id {direction} LIMIT $2 OFFSET $3"
     ))
-    .bind::<Integer, _>(lock_id)
-    .bind::<Nullable<diesel::sql_types::BigInt>, _>(limit)
-    .bind::<diesel::sql_types::BigInt, _>(offset)
+    .bind(lock_id)
+    .bind(limit)
+    .bind(offset)
     .load(conn)?;
     Ok((total.n, rows))
 }
@@ -716,14 +666,12 @@ pub fn expire_events(
 ) -> Result<usize, StorageError> {
     // `= ANY(ARRAY(…))` makes the batch an init plan: the delete then probes the primary key for
     // exactly those ids, where `IN (subquery)` may hash-join against a scan of the whole table.
-    diesel::sql_query(
-        "DELETE FROM dlmlock_events WHERE id = ANY(ARRAY( \
+    sql("DELETE FROM dlmlock_events WHERE id = ANY(ARRAY( \
              SELECT id FROM dlmlock_events \
               WHERE created_at < now() AT TIME ZONE 'UTC' - make_interval(days => $1) \
-              ORDER BY created_at LIMIT $2))",
-    )
-    .bind::<Integer, _>(i32::try_from(days).unwrap_or(i32::MAX))
-    .bind::<diesel::sql_types::BigInt, _>(batch)
+              ORDER BY created_at LIMIT $2))")
+    .bind(i32::try_from(days).unwrap_or(i32::MAX))
+    .bind(batch)
     .execute(conn)
     .map_err(StorageError::from)
 }

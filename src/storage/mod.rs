@@ -9,6 +9,7 @@ pub mod hosts;
 pub mod locks;
 pub mod migrations;
 pub mod schema;
+pub mod sql;
 pub mod users;
 
 use std::fmt;

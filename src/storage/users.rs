@@ -3,8 +3,9 @@
 
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Integer, Nullable, Text, Varchar};
+use diesel::sql_types::{Bool, Integer, Nullable, Varchar};
 
+use super::sql::sql;
 use super::StorageError;
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -32,17 +33,15 @@ pub fn find_by_login(
     conn: &mut PgConnection,
     lower_login: &str,
 ) -> Result<Option<UserRow>, StorageError> {
-    diesel::sql_query(
-        "SELECT u.id, u.login, \
+    sql("SELECT u.id, u.login, \
                 u.admin OR EXISTS (SELECT 1 FROM cached_usergroup_members m \
                                    JOIN usergroups g ON g.id = m.usergroup_id \
                                    WHERE m.user_id = u.id AND g.admin) AS admin, \
                 COALESCE(u.disabled, false) AS disabled, u.password_hash, u.password_salt, \
                 a.type AS auth_source_type \
            FROM users u LEFT JOIN auth_sources a ON a.id = u.auth_source_id \
-          WHERE u.lower_login = $1",
-    )
-    .bind::<Varchar, _>(lower_login)
+          WHERE u.lower_login = $1")
+    .bind(lower_login)
     .get_result(conn)
     .optional()
     .map_err(StorageError::from)
@@ -63,17 +62,15 @@ pub fn use_active_token(
     user_id: i32,
     candidates: &[String],
 ) -> Result<bool, StorageError> {
-    let found: Option<TokenId> = diesel::sql_query(
-        "UPDATE personal_access_tokens \
+    let found: Option<TokenId> = sql("UPDATE personal_access_tokens \
             SET last_used_at = now() AT TIME ZONE 'UTC', updated_at = now() AT TIME ZONE 'UTC' \
           WHERE id = (SELECT id FROM personal_access_tokens \
                        WHERE user_id = $1 AND token = ANY($2) AND revoked = false \
                          AND (expires_at >= now() AT TIME ZONE 'UTC' OR expires_at IS NULL) \
                        ORDER BY id LIMIT 1) \
-         RETURNING id",
-    )
-    .bind::<Integer, _>(user_id)
-    .bind::<Array<Text>, _>(candidates)
+         RETURNING id")
+    .bind(user_id)
+    .bind(candidates)
     .get_result(conn)
     .optional()?;
     Ok(found.is_some())
@@ -95,17 +92,15 @@ pub fn granted_permissions(
     permissions: &[&str],
 ) -> Result<Vec<String>, StorageError> {
     let wanted: Vec<String> = permissions.iter().map(|p| p.to_string()).collect();
-    diesel::sql_query(
-        "SELECT DISTINCT p.name FROM permissions p \
+    sql("SELECT DISTINCT p.name FROM permissions p \
            JOIN filterings fg ON fg.permission_id = p.id \
            JOIN filters f ON f.id = fg.filter_id \
           WHERE p.name = ANY($2) \
             AND (f.search IS NULL OR btrim(f.search) = '') AND f.taxonomy_search IS NULL \
             AND f.role_id IN (SELECT role_id FROM cached_user_roles WHERE user_id = $1 \
-                              UNION SELECT id FROM roles WHERE builtin = 2)",
-    )
-    .bind::<Integer, _>(user_id)
-    .bind::<Array<Text>, _>(wanted)
+                              UNION SELECT id FROM roles WHERE builtin = 2)")
+    .bind(user_id)
+    .bind(wanted)
     .load::<Granted>(conn)
     .map(|rows| rows.into_iter().map(|g| g.name).collect())
     .map_err(StorageError::from)

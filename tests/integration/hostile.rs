@@ -14,12 +14,17 @@ use crate::common::{cert_header, pki, send, send_json, TestDb, TestServer};
 /// Sends raw bytes and returns the status line's code (0 when the server closed without one).
 fn raw_status(server: &TestServer, request: &[u8]) -> u16 {
     let mut stream = TcpStream::connect(server.addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     let _ = stream.write_all(request);
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response);
     let text = String::from_utf8_lossy(&response);
-    text.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
 }
 
 fn nothing_changed(db: &TestDb) {
@@ -47,7 +52,10 @@ async fn hostile_requests_change_nothing_and_service_continues() {
         "a".repeat(100_000)
     );
     let status = raw_status(&server, huge.as_bytes());
-    assert!(status == 0 || (400..500).contains(&status), "oversized header: {status}");
+    assert!(
+        status == 0 || (400..500).contains(&status),
+        "oversized header: {status}"
+    );
     seen.push(("100 KB header", status));
 
     // A declared 1 MB body on the lock route, and a 100 KB JSON body on the admin route.
@@ -60,7 +68,13 @@ async fn hostile_requests_change_nothing_and_service_continues() {
     assert_eq!(status, 413, "oversized lock body");
     seen.push(("1 MB body on PUT …/lock", status));
     let padding = "p".repeat(100_000);
-    let answer = send_json("POST", &server.url("/api/dlmlocks"), &[basic("admin", "pw")], Some(json!({"name": "x", "padding": padding}))).await;
+    let answer = send_json(
+        "POST",
+        &server.url("/api/dlmlocks"),
+        &[basic("admin", "pw")],
+        Some(json!({"name": "x", "padding": padding})),
+    )
+    .await;
     assert_eq!(answer.status, 413);
     seen.push(("100 KB JSON body on POST /api/dlmlocks", answer.status));
 
@@ -69,17 +83,32 @@ async fn hostile_requests_change_nothing_and_service_continues() {
     let chain = vec![pem.clone(); 50].join(" ");
     let nul_cn = {
         let mut name = openssl::x509::X509NameBuilder::new().expect("name");
-        name.append_entry_by_nid(Nid::COMMONNAME, "web1.example.com\0.evil").expect("cn");
+        name.append_entry_by_nid(Nid::COMMONNAME, "web1.example.com\0.evil")
+            .expect("cn");
         sign_with_name(pki, name.build())
     };
     for (case, header) in [
         ("truncated PEM", pem[..pem.len() / 2].to_string()),
-        ("garbage PEM", "-----BEGIN CERTIFICATE----- ####%%%% -----END CERTIFICATE-----".to_string()),
+        (
+            "garbage PEM",
+            "-----BEGIN CERTIFICATE----- ####%%%% -----END CERTIFICATE-----".to_string(),
+        ),
         ("chain of 50 certificates", chain),
         ("CN with a NUL byte", nul_cn),
-        ("SQL in the header", "' OR 1=1; DROP TABLE hosts; --".to_string()),
+        (
+            "SQL in the header",
+            "' OR 1=1; DROP TABLE hosts; --".to_string(),
+        ),
     ] {
-        let answer = send("PUT", &url, &[("SSL-CLIENT-CERT", header), ("SSL-CLIENT-VERIFY", "SUCCESS".into())]).await;
+        let answer = send(
+            "PUT",
+            &url,
+            &[
+                ("SSL-CLIENT-CERT", header),
+                ("SSL-CLIENT-VERIFY", "SUCCESS".into()),
+            ],
+        )
+        .await;
         assert_eq!(answer.status, 401, "{case}: {}", answer.body);
         seen.push((case, answer.status));
     }
@@ -87,11 +116,17 @@ async fn hostile_requests_change_nothing_and_service_continues() {
     // Names: 10,000 characters, an encoded slash, dot-dot, control characters, bad UTF-8.
     let long = "n".repeat(10_000);
     for (case, path) in [
-        ("10,000-character name", format!("/api/dlmlocks/{long}/lock")),
+        (
+            "10,000-character name",
+            format!("/api/dlmlocks/{long}/lock"),
+        ),
         ("%2F in the name", "/api/dlmlocks/a%2Fb/lock".to_string()),
         ("dot-dot name", "/api/dlmlocks/%2E%2E/lock".to_string()),
         ("NUL in the name", "/api/dlmlocks/a%00b/lock".to_string()),
-        ("invalid UTF-8 name", "/api/dlmlocks/%C3%28/lock".to_string()),
+        (
+            "invalid UTF-8 name",
+            "/api/dlmlocks/%C3%28/lock".to_string(),
+        ),
     ] {
         let answer = send("PUT", &server.url(&path), &good).await;
         assert_eq!(answer.status, 400, "{case}: {}", answer.body);
@@ -100,10 +135,18 @@ async fn hostile_requests_change_nothing_and_service_continues() {
     // Bad JSON and search input on the admin side.
     for (case, query) in [
         ("unterminated quote in search", "search=name+%3D+%27x"),
-        ("SQL in search", "search=name+%3D+x%27%3B+DROP+TABLE+dlmlocks%3B--+and+or"),
+        (
+            "SQL in search",
+            "search=name+%3D+x%27%3B+DROP+TABLE+dlmlocks%3B--+and+or",
+        ),
         ("non-numeric page", "page=1e9"),
     ] {
-        let answer = send("GET", &server.url(&format!("/api/dlmlocks?{query}")), &[basic("admin", "pw")]).await;
+        let answer = send(
+            "GET",
+            &server.url(&format!("/api/dlmlocks?{query}")),
+            &[basic("admin", "pw")],
+        )
+        .await;
         assert_eq!(answer.status, 400, "{case}: {}", answer.body);
         seen.push((case, answer.status));
     }
@@ -113,16 +156,26 @@ async fn hostile_requests_change_nothing_and_service_continues() {
     let mut slow: Vec<TcpStream> = (0..100)
         .map(|_| {
             let mut stream = TcpStream::connect(server.addr).expect("connect");
-            let _ = stream.write_all(b"PUT /api/dlmlocks/target/lock HTTP/1.1\r\nHost: x\r\nSSL-CLIENT-");
+            let _ = stream
+                .write_all(b"PUT /api/dlmlocks/target/lock HTTP/1.1\r\nHost: x\r\nSSL-CLIENT-");
             stream
         })
         .collect();
     let started = std::time::Instant::now();
     let served = send("PUT", &url, &good).await;
     let elapsed = started.elapsed();
-    assert_eq!(served.status, 200, "served while 100 slow clients hold connections");
-    assert!(elapsed < Duration::from_secs(5), "served promptly: {elapsed:?}");
-    seen.push(("a normal acquire while 100 slow clients wait", served.status));
+    assert_eq!(
+        served.status, 200,
+        "served while 100 slow clients hold connections"
+    );
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "served promptly: {elapsed:?}"
+    );
+    seen.push((
+        "a normal acquire while 100 slow clients wait",
+        served.status,
+    ));
     for stream in &mut slow {
         let _ = stream.write_all(b"X");
     }
@@ -146,18 +199,31 @@ fn sign_with_name(pki: &crate::common::pki::TestPki, name: openssl::x509::X509Na
     use openssl::asn1::Asn1Time;
     use openssl::hash::MessageDigest;
     let key = openssl::pkey::PKey::from_ec_key(
-        openssl::ec::EcKey::generate(&openssl::ec::EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("group"))
-            .expect("key"),
+        openssl::ec::EcKey::generate(
+            &openssl::ec::EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("group"),
+        )
+        .expect("key"),
     )
     .expect("pkey");
     let mut builder = openssl::x509::X509Builder::new().expect("builder");
     builder.set_version(2).expect("version");
     builder.set_subject_name(&name).expect("subject");
-    builder.set_issuer_name(pki.ca.cert.subject_name()).expect("issuer");
+    builder
+        .set_issuer_name(pki.ca.cert.subject_name())
+        .expect("issuer");
     builder.set_pubkey(&key).expect("pubkey");
-    builder.set_not_before(&Asn1Time::days_from_now(0).expect("time")).expect("nb");
-    builder.set_not_after(&Asn1Time::days_from_now(30).expect("time")).expect("na");
-    builder.sign(&pki.ca.key, MessageDigest::sha256()).expect("sign");
+    builder
+        .set_not_before(&Asn1Time::days_from_now(0).expect("time"))
+        .expect("nb");
+    builder
+        .set_not_after(&Asn1Time::days_from_now(30).expect("time"))
+        .expect("na");
+    builder
+        .sign(&pki.ca.key, MessageDigest::sha256())
+        .expect("sign");
     let pem = builder.build().to_pem().expect("pem");
-    String::from_utf8(pem).expect("utf8").trim_end().replace('\n', " ")
+    String::from_utf8(pem)
+        .expect("utf8")
+        .trim_end()
+        .replace('\n', " ")
 }

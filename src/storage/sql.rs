@@ -1,0 +1,232 @@
+//! SQL statements that diesel keeps prepared on each connection.
+//!
+//! `diesel::sql_query` marks every statement unsafe to cache, so each call is parsed and planned
+//! again; for the lock path's CTEs planning costs more than running them. [`Sql`] holds the same
+//! text and its bind values, writes each `$n` placeholder through diesel's public bind API, and
+//! leaves the statement cacheable: diesel's statement cache (keyed by the SQL text) prepares it
+//! once per connection. Dynamic statements (the admin search) use it too; each distinct text is
+//! one cache entry.
+
+use std::borrow::Cow;
+
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Untyped};
+use diesel::{QueryResult, RunQueryDsl};
+
+/// A value for a `$n` placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BindValue {
+    Int(Option<i32>),
+    BigInt(Option<i64>),
+    Text(Option<String>),
+    Bool(Option<bool>),
+    TextArray(Vec<String>),
+}
+
+/// A statement and its bind values; `$1` is the first value given to [`Sql::bind`]. A
+/// placeholder may appear several times.
+#[derive(Debug, Clone)]
+pub struct Sql {
+    text: Cow<'static, str>,
+    binds: Vec<BindValue>,
+}
+
+pub fn sql(text: impl Into<Cow<'static, str>>) -> Sql {
+    Sql {
+        text: text.into(),
+        binds: Vec::new(),
+    }
+}
+
+impl Sql {
+    pub fn bind(mut self, value: impl Into<BindValue>) -> Sql {
+        self.binds.push(value.into());
+        self
+    }
+
+    /// Appends `value` and returns its placeholder, for statements built piece by piece.
+    pub fn placeholder(&mut self, value: impl Into<BindValue>) -> String {
+        self.binds.push(value.into());
+        format!("${}", self.binds.len())
+    }
+
+    pub fn push_text(&mut self, text: &str) {
+        self.text.to_mut().push_str(text);
+    }
+
+    /// The same statement behind `EXPLAIN`.
+    pub fn explained(&self) -> Sql {
+        Sql {
+            text: format!("EXPLAIN {}", self.text).into(),
+            binds: self.binds.clone(),
+        }
+    }
+}
+
+impl QueryFragment<Pg> for Sql {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let text: &str = &self.text;
+        let mut rest = text;
+        while let Some(at) = rest.find('$') {
+            let digits = rest[at + 1..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            if digits == 0 {
+                out.push_sql(&rest[..=at]);
+                rest = &rest[at + 1..];
+                continue;
+            }
+            out.push_sql(&rest[..at]);
+            let index: usize = rest[at + 1..at + 1 + digits]
+                .parse()
+                .map_err(|_| diesel::result::Error::QueryBuilderError("bad placeholder".into()))?;
+            let value = index
+                .checked_sub(1)
+                .and_then(|i| self.binds.get(i))
+                .ok_or_else(|| {
+                    diesel::result::Error::QueryBuilderError(
+                        format!("no value for ${index}").into(),
+                    )
+                })?;
+            match value {
+                BindValue::Int(v) => out.push_bind_param::<Nullable<Integer>, _>(v)?,
+                BindValue::BigInt(v) => out.push_bind_param::<Nullable<BigInt>, _>(v)?,
+                BindValue::Text(v) => out.push_bind_param::<Nullable<Text>, _>(v)?,
+                BindValue::Bool(v) => out.push_bind_param::<Nullable<Bool>, _>(v)?,
+                BindValue::TextArray(v) => out.push_bind_param::<Array<Text>, _>(v)?,
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_sql(rest);
+        Ok(())
+    }
+}
+
+impl QueryId for Sql {
+    type QueryId = ();
+    // Not a static id: diesel then caches by the rendered SQL text, one entry per statement.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Sql {
+    type SqlType = Untyped;
+}
+
+impl<Conn> RunQueryDsl<Conn> for Sql {}
+
+impl From<i32> for BindValue {
+    fn from(v: i32) -> Self {
+        BindValue::Int(Some(v))
+    }
+}
+
+impl From<Option<i32>> for BindValue {
+    fn from(v: Option<i32>) -> Self {
+        BindValue::Int(v)
+    }
+}
+
+impl From<i64> for BindValue {
+    fn from(v: i64) -> Self {
+        BindValue::BigInt(Some(v))
+    }
+}
+
+impl From<Option<i64>> for BindValue {
+    fn from(v: Option<i64>) -> Self {
+        BindValue::BigInt(v)
+    }
+}
+
+impl From<&str> for BindValue {
+    fn from(v: &str) -> Self {
+        BindValue::Text(Some(v.to_string()))
+    }
+}
+
+impl From<String> for BindValue {
+    fn from(v: String) -> Self {
+        BindValue::Text(Some(v))
+    }
+}
+
+impl From<&String> for BindValue {
+    fn from(v: &String) -> Self {
+        BindValue::Text(Some(v.clone()))
+    }
+}
+
+impl From<Option<&str>> for BindValue {
+    fn from(v: Option<&str>) -> Self {
+        BindValue::Text(v.map(str::to_string))
+    }
+}
+
+impl From<Option<String>> for BindValue {
+    fn from(v: Option<String>) -> Self {
+        BindValue::Text(v)
+    }
+}
+
+impl From<bool> for BindValue {
+    fn from(v: bool) -> Self {
+        BindValue::Bool(Some(v))
+    }
+}
+
+impl From<Option<bool>> for BindValue {
+    fn from(v: Option<bool>) -> Self {
+        BindValue::Bool(v)
+    }
+}
+
+impl From<&[String]> for BindValue {
+    fn from(v: &[String]) -> Self {
+        BindValue::TextArray(v.to_vec())
+    }
+}
+
+impl From<Vec<String>> for BindValue {
+    fn from(v: Vec<String>) -> Self {
+        BindValue::TextArray(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::query_builder::QueryBuilder;
+
+    fn rendered(statement: &Sql) -> String {
+        let mut builder = <Pg as diesel::backend::Backend>::QueryBuilder::default();
+        statement.to_sql(&mut builder, &Pg).expect("sql");
+        builder.finish()
+    }
+
+    #[test]
+    fn placeholders_become_bind_parameters_in_order() {
+        let statement = sql("SELECT $2, $1 WHERE x ~ '^[0-9]$' AND y = $2")
+            .bind(1)
+            .bind("a");
+        assert_eq!(
+            rendered(&statement),
+            "SELECT $1, $2 WHERE x ~ '^[0-9]$' AND y = $3"
+        );
+        let missing = sql("SELECT $3").bind(1);
+        let mut builder = <Pg as diesel::backend::Backend>::QueryBuilder::default();
+        assert!(missing.to_sql(&mut builder, &Pg).is_err());
+    }
+
+    #[test]
+    fn statements_are_cacheable() {
+        let statement = sql("SELECT $1").bind(1);
+        assert!(QueryFragment::<Pg>::is_safe_to_cache_prepared(&statement, &Pg).expect("check"));
+        assert!(!QueryFragment::<Pg>::is_safe_to_cache_prepared(
+            &diesel::sql_query("SELECT 1"),
+            &Pg
+        )
+        .expect("check"));
+    }
+}
