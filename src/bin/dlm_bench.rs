@@ -42,6 +42,10 @@ struct Args {
     /// Requests per second in the `poll` scenario.
     #[arg(long, default_value_t = 1000)]
     poll_rate: u64,
+    /// Rounds of (HTTP uncontended, pgbench), alternating, for the ratio: this machine's speed
+    /// drifts between runs, and alternating exposes both sides to the same drift.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// The server's database pool size.
     #[arg(long, default_value_t = 10)]
     pool_size: u32,
@@ -94,6 +98,12 @@ impl Figures {
     }
 }
 
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
+}
+
 fn round(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
@@ -109,6 +119,7 @@ fn main() {
         args.seconds = args.seconds.min(2);
         args.contended_hosts = args.contended_hosts.min(100);
         args.poll_rate = args.poll_rate.min(200);
+        args.rounds = 1;
     }
     if let Err(e) = run(&args) {
         eprintln!("error: {e}");
@@ -181,8 +192,20 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let url = format!("http://127.0.0.1:{port}");
 
     let system = actix_web::rt::System::new();
-    let (uncontended, contended, poll) = system.block_on(async {
-        let uncontended = uncontended(&url, &headers, args).await;
+    let rounds = args.rounds.max(1);
+    let (uncontended, round_ratios, pgbench_rates, contended, poll) = system.block_on(async {
+        let mut uncontended_total = Figures::default();
+        let mut ratios = Vec::new();
+        let mut pgbench_rates = Vec::new();
+        for _ in 0..rounds {
+            let round = uncontended(&url, &headers, args).await;
+            let tps = pgbench(&database_url, args, used_hosts, &dir)?;
+            let cycles = round.cycles as f64 / round.elapsed.max(1e-9);
+            ratios.push(if tps > 0.0 { cycles / tps } else { 0.0 });
+            pgbench_rates.push(tps);
+            uncontended_total.elapsed += round.elapsed;
+            uncontended_total.merge(round);
+        }
         let contended = contended(
             &url,
             &headers[..contended_hosts.max(10).min(headers.len())],
@@ -195,19 +218,21 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             args,
         )
         .await;
-        (uncontended, contended, poll)
-    });
+        Ok::<_, Box<dyn std::error::Error>>((
+            uncontended_total,
+            ratios,
+            pgbench_rates,
+            contended,
+            poll,
+        ))
+    })?;
     let rss = server.memory();
     server.stop();
 
     let double_holders = count_double_holders(&database_url)?;
-    let pgbench_tps = pgbench(&database_url, args, used_hosts, &dir)?;
     let cycles_per_second = uncontended.cycles as f64 / uncontended.elapsed.max(1e-9);
-    let ratio = if pgbench_tps > 0.0 {
-        cycles_per_second / pgbench_tps
-    } else {
-        0.0
-    };
+    let pgbench_tps = median(&pgbench_rates);
+    let ratio = median(&round_ratios);
 
     println!();
     println!(
@@ -234,8 +259,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     println!(
-        "acquire+release cycles/s over HTTP: {cycles_per_second:.0}; pgbench (same SQL, {} clients): {pgbench_tps:.0} tps; ratio {ratio:.2}",
-        args.concurrency
+        "acquire+release cycles/s over HTTP: {cycles_per_second:.0}; pgbench (same SQL, {} clients): {pgbench_tps:.0} tps (median); \
+         ratio {ratio:.2} (median of rounds: {})",
+        args.concurrency,
+        round_ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", ")
     );
     println!(
         "contended: {} full update cycles by {} hosts on {} locks; locks ever held by two hosts: {double_holders}",
@@ -257,6 +284,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             },
             "pgbench_tps": round(pgbench_tps),
             "ratio": round(ratio),
+            "ratio_rounds": round_ratios.iter().map(|r| round(*r)).collect::<Vec<_>>(),
             "double_holders": double_holders,
             "cycles_per_s": round(cycles_per_second),
             "contended_cycles": contended.cycles,
@@ -527,7 +555,8 @@ fn count_double_holders(database_url: &str) -> Result<usize, Box<dyn std::error:
     Ok(bad.len())
 }
 
-/// The SQL one host's acquire and release run in the server, as a pgbench script.
+/// The SQL one host's acquire and release run in the server, as a pgbench script: per request,
+/// the host lookup with its check-in, (for acquire) the opt-out parameter, and the transfer.
 fn pgbench_script(hosts: usize) -> String {
     let subject = "('bench-' || lpad(:h::text, 6, '0') || '.example.com')";
     let bind = |sql: &str, values: &[&str]| {
@@ -537,28 +566,24 @@ fn pgbench_script(hosts: usize) -> String {
         }
         out
     };
-    let find_host = bind(hosts::FIND_HOST_SQL, &[subject]);
-    let checkin = bind(locks::CHECKIN_SQL, &[":id"]);
-    let find_lock = bind(
-        locks::FIND_LOCK_BY_NAME_SQL,
-        &["('own-' || lpad(:h::text, 6, '0'))"],
-    );
+    let identify = bind(hosts::FIND_HOST_AND_CHECK_IN_SQL, &[subject]);
     let parameter = bind(
         hosts::EFFECTIVE_PARAMETER_SQL,
         &[":id", "'can_acquire_update_locks'"],
     );
+    let lock_name = "('own-' || lpad(:h::text, 6, '0'))";
     let acquire = bind(
         locks::TRANSFER_SQL,
-        &[":lock_id", ":id", ":id::integer", "2"],
+        &["NULL::integer", lock_name, ":id", ":id::integer", "2"],
     );
     let release = bind(
         locks::TRANSFER_SQL,
-        &[":lock_id", ":id", "NULL::integer", "2"],
+        &["NULL::integer", lock_name, ":id", "NULL::integer", "2"],
     );
     format!(
         "\\set h random(1, {hosts})\n\
-         {find_host} \\gset\n{checkin};\n{find_lock} \\gset lock_\n{parameter};\n{acquire};\n\
-         {find_host} \\gset\n{checkin};\n{find_lock} \\gset lock_\n{release};\n"
+         {identify} \\gset\n{parameter};\n{acquire};\n\
+         {identify} \\gset\n{release};\n"
     )
 }
 

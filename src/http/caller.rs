@@ -58,7 +58,8 @@ pub enum Caller {
 }
 
 impl Services {
-    /// The lock routes' caller: a host identified by its certificate, else a Foreman user.
+    /// The lock routes' caller: a host identified by its certificate (its check-in recorded), else
+    /// a Foreman user.
     pub fn host_or_user(
         &self,
         conn: &mut PgConnection,
@@ -66,16 +67,18 @@ impl Services {
     ) -> Result<Caller, ApiError> {
         let mut unknown_subject = None;
         match &credentials.certificate {
-            Credential::Verified { subject } => match self.certificates.find_host(conn, subject)? {
-                Some(host) => return Ok(Caller::Host(host)),
-                None => {
-                    log::info!(
-                        "certificate {subject:?} from {} matches no host",
-                        credentials.peer
-                    );
-                    unknown_subject = Some(subject.clone());
+            Credential::Verified { subject } => {
+                match self.certificates.find_host_checking_in(conn, subject)? {
+                    Some(host) => return Ok(Caller::Host(host)),
+                    None => {
+                        log::info!(
+                            "certificate {subject:?} from {} matches no host",
+                            credentials.peer
+                        );
+                        unknown_subject = Some(subject.clone());
+                    }
                 }
-            },
+            }
             Credential::Missing { reason } if credentials.basic.is_none() => {
                 log::info!(
                     "request from {} without identity ({reason})",

@@ -83,7 +83,6 @@ async fn handle(
         .run(move |conn| -> Result<LockBody, ApiError> {
             match services.host_or_user(conn, &credentials)? {
                 Caller::Host(host) => {
-                    services.locks.record_checkin(conn, &host)?;
                     let lock_ref = lock_ref?;
                     let view = match action {
                         Action::Show => services.locks.show(conn, &lock_ref)?,

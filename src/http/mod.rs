@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{DefaultHeaders, Logger, NormalizePath, TrailingSlash};
+use actix_web::dev::Service;
+use actix_web::middleware::{Condition, DefaultHeaders, Logger};
 use actix_web::{web, App, HttpServer};
 
 use crate::identity::users::UserAuthenticator;
@@ -118,6 +119,25 @@ fn query_config() -> web::QueryConfig {
     })
 }
 
+/// The path with repeated slashes squeezed and a trailing slash removed, when it needs that;
+/// `None` for the usual path, which is then not touched at all.
+fn squeezed_path(path: &str) -> Option<String> {
+    if !path.contains("//") && (path.len() <= 1 || !path.ends_with('/')) {
+        return None;
+    }
+    let mut squeezed = String::with_capacity(path.len());
+    for c in path.chars() {
+        if c == '/' && squeezed.ends_with('/') {
+            continue;
+        }
+        squeezed.push(c);
+    }
+    while squeezed.len() > 1 && squeezed.ends_with('/') {
+        squeezed.pop();
+    }
+    Some(squeezed)
+}
+
 async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed)
 }
@@ -156,17 +176,36 @@ pub fn start_on(
     state: AppState,
 ) -> Result<(Server, Listening), String> {
     let state = web::Data::new(state);
+    let log_requests = log::log_enabled!(log::Level::Info);
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(json_config())
             .app_data(query_config())
             .wrap(DefaultHeaders::new().add(("Foreman_api_version", "2")))
-            // `%a` is the TCP peer (the proxy), never a client-supplied X-Forwarded-For.
-            .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+            // `%a` is the TCP peer (the proxy), never a client-supplied X-Forwarded-For. Only
+            // wrapped when it will print: it renders the request line for every request.
+            .wrap(Condition::new(
+                log_requests,
+                Logger::new("%a \"%r\" %s %b %Dms"),
+            ))
             // The plugin's updatelock script requests `/api/dlmlocks//NAME/lock`; Rails squeezes
             // the slashes, so must we.
-            .wrap(NormalizePath::new(TrailingSlash::Trim))
+            .wrap_fn(|mut req, srv| {
+                if let Some(path) = squeezed_path(req.path()) {
+                    let query = req.query_string();
+                    let rewritten = if query.is_empty() {
+                        path
+                    } else {
+                        format!("{path}?{query}")
+                    };
+                    if let Ok(uri) = rewritten.parse::<actix_web::http::Uri>() {
+                        req.match_info_mut().get_mut().update(&uri);
+                        req.head_mut().uri = uri;
+                    }
+                }
+                srv.call(req)
+            })
             .configure(routes)
             .default_service(web::to(route_not_found))
     })
@@ -187,4 +226,28 @@ pub fn start_on(
     }
     let tls = server.addrs().split_off(http.len());
     Ok((server.run(), Listening { http, tls }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::squeezed_path;
+
+    #[test]
+    fn slashes_are_squeezed_like_rails() {
+        assert_eq!(squeezed_path("/api/dlmlocks/x/lock"), None);
+        assert_eq!(squeezed_path("/"), None);
+        assert_eq!(
+            squeezed_path("/api/dlmlocks//x/lock").as_deref(),
+            Some("/api/dlmlocks/x/lock")
+        );
+        assert_eq!(
+            squeezed_path("//api///dlmlocks/x/lock/").as_deref(),
+            Some("/api/dlmlocks/x/lock")
+        );
+        assert_eq!(
+            squeezed_path("/api/dlmlocks/x/lock//").as_deref(),
+            Some("/api/dlmlocks/x/lock")
+        );
+        assert_eq!(squeezed_path("//").as_deref(), Some("/"));
+    }
 }

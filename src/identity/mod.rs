@@ -8,8 +8,10 @@ pub mod certificate;
 pub mod passwords;
 pub mod users;
 
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use actix_web::http::header::{HeaderMap, HeaderName};
 use diesel::pg::PgConnection;
@@ -17,7 +19,7 @@ use ipnet::IpNet;
 use openssl::x509::X509Ref;
 
 use crate::settings::ClientCertSettings;
-use crate::storage::{hosts, StorageError};
+use crate::storage::{hosts, locks, StorageError};
 use certificate::{
     common_name, common_name_from_dn, decode_forwarded_pem, CertificateVerifier, TrustFileError,
 };
@@ -48,6 +50,59 @@ pub struct ClientCertAuthenticator {
     trust_proxy_verification: bool,
     /// Whether Foreman's database has Katello's subscription facets; asked once.
     katello_facets: OnceLock<bool>,
+    verified: VerifiedCache,
+}
+
+/// Recently verified certificates: parsing and verifying a certificate is the largest CPU cost
+/// of a lock request. Keyed by the SHA-256 of the exact bytes presented (a collision would have to
+/// be found to borrow another host's entry), kept `VERIFIED_TTL` at most and never past the
+/// certificate's notAfter, bounded in size. Only successes are kept; the CRLs are loaded at
+/// start-up, so a fresh verification could not see a newer revocation either.
+#[derive(Default)]
+struct VerifiedCache {
+    entries: Mutex<HashMap<[u8; 32], (String, Instant)>>,
+}
+
+const VERIFIED_TTL: Duration = Duration::from_secs(60);
+const VERIFIED_MAX_ENTRIES: usize = 10_000;
+
+impl VerifiedCache {
+    fn get(&self, key: &[u8; 32]) -> Option<String> {
+        let entries = self.entries.lock().ok()?;
+        let (subject, valid_until) = entries.get(key)?;
+        (Instant::now() < *valid_until).then(|| subject.clone())
+    }
+
+    fn insert(&self, key: [u8; 32], subject: &str, cert: &X509Ref) {
+        let now = Instant::now();
+        let valid_until = now + VERIFIED_TTL.min(time_left(cert));
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= VERIFIED_MAX_ENTRIES {
+                entries.retain(|_, (_, until)| *until > now);
+                if entries.len() >= VERIFIED_MAX_ENTRIES {
+                    entries.clear();
+                }
+            }
+            entries.insert(key, (subject.to_string(), valid_until));
+        }
+    }
+}
+
+/// How long until the certificate's notAfter (zero if unknown or past).
+fn time_left(cert: &X509Ref) -> Duration {
+    let Ok(now) = openssl::asn1::Asn1Time::from_unix(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
+    ) else {
+        return Duration::ZERO;
+    };
+    now.diff(cert.not_after())
+        .map(|diff| {
+            let seconds = i64::from(diff.days) * 86_400 + i64::from(diff.secs);
+            Duration::from_secs(u64::try_from(seconds).unwrap_or(0))
+        })
+        .unwrap_or(Duration::ZERO)
 }
 
 impl ClientCertAuthenticator {
@@ -66,6 +121,7 @@ impl ClientCertAuthenticator {
             dn_header: header("client_cert.dn_header", &settings.dn_header)?,
             trust_proxy_verification: settings.trust_proxy_verification,
             katello_facets: OnceLock::new(),
+            verified: VerifiedCache::default(),
         })
     }
 
@@ -128,31 +184,59 @@ impl ClientCertAuthenticator {
                 reason: "no client certificate in the TLS handshake".into(),
             };
         };
+        let key = cert
+            .to_der()
+            .map(|der| openssl::sha::sha256(&der))
+            .unwrap_or_default();
+        if let Some(subject) = self.verified.get(&key) {
+            return Credential::Verified { subject };
+        }
         match self.verifier.verify(cert).and_then(|()| common_name(cert)) {
-            Ok(subject) => Credential::Verified { subject },
+            Ok(subject) => {
+                self.verified.insert(key, &subject, cert);
+                Credential::Verified { subject }
+            }
             Err(rejected) => Credential::Missing { reason: rejected.0 },
         }
     }
 
-    /// Maps a verified certificate subject to a Foreman host: `hosts.certname`, then `hosts.name`
+    /// Maps a verified certificate subject to a Foreman host — `hosts.certname`, then `hosts.name`
     /// (Puppet certificates), then Katello's subscription facet uuid (subscription-manager
-    /// consumer certificates), where Katello's table exists.
-    pub fn find_host(
+    /// consumer certificates) where Katello's table exists — and records the host's check-in, as
+    /// the plugin does on every host request. The common case is one statement.
+    pub fn find_host_checking_in(
         &self,
         conn: &mut PgConnection,
         subject: &str,
     ) -> Result<Option<Host>, StorageError> {
-        let row = match hosts::find_by_certname_or_name(conn, subject)? {
-            Some(row) => Some(row),
-            None if self.has_katello_facets(conn)? => {
-                hosts::find_by_subscription_uuid(conn, subject)?
+        let (host, checked_in) = match hosts::find_and_check_in(conn, subject)? {
+            Some(found) => (
+                Host {
+                    id: found.id,
+                    name: found.name,
+                },
+                found.checked_in,
+            ),
+            None => {
+                if !self.has_katello_facets(conn)? {
+                    return Ok(None);
+                }
+                match hosts::find_by_subscription_uuid(conn, subject)? {
+                    Some(row) => (
+                        Host {
+                            id: row.id,
+                            name: row.name,
+                        },
+                        false,
+                    ),
+                    None => return Ok(None),
+                }
             }
-            None => None,
         };
-        Ok(row.map(|row| Host {
-            id: row.id,
-            name: row.name,
-        }))
+        if !checked_in {
+            locks::record_checkin(conn, host.id)?;
+        }
+        Ok(Some(host))
     }
 
     fn has_katello_facets(&self, conn: &mut PgConnection) -> Result<bool, StorageError> {
@@ -164,11 +248,17 @@ impl ClientCertAuthenticator {
     }
 
     fn verified_subject(&self, pem: &str) -> Result<Option<String>, String> {
+        let key = openssl::sha::sha256(pem.as_bytes());
+        if let Some(subject) = self.verified.get(&key) {
+            return Ok(Some(subject));
+        }
         let Some(cert) = decode_forwarded_pem(pem).map_err(|e| e.0)? else {
             return Ok(None);
         };
         self.verifier.verify(&cert).map_err(|e| e.0)?;
-        common_name(&cert).map(Some).map_err(|e| e.0)
+        let subject = common_name(&cert).map_err(|e| e.0)?;
+        self.verified.insert(key, &subject, &cert);
+        Ok(Some(subject))
     }
 
     /// The DN-only path: only when the operator trusts the proxy's own verification.

@@ -43,6 +43,14 @@ impl LockRef {
         Ok(LockRef::Name(name))
     }
 
+    /// The id to try first, for an all-digit `:id`.
+    pub fn id(&self) -> Option<i32> {
+        match self {
+            LockRef::IdOrName(id, _) => Some(*id),
+            LockRef::Name(_) => None,
+        }
+    }
+
     /// The `:id` as the client sent it (decoded), for messages and auto-created names.
     pub fn as_str(&self) -> &str {
         match self {

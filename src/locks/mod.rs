@@ -94,19 +94,19 @@ impl LockManager {
         host: &Host,
         lock_ref: &LockRef,
     ) -> Result<LockView, LockError> {
-        let lock = find_or_create(conn, lock_ref)?;
-        // The plugin checks the opt-out before its update and records no event for it.
         let stored = host_store::effective_parameter(conn, host.id, OPT_OUT_PARAMETER)?;
         if !opt_out::may_acquire(stored.as_deref()) {
             log::info!(
                 "host {} may not acquire update locks ({OPT_OUT_PARAMETER})",
                 host.name
             );
+            // As the plugin: the lock is still auto-created, and no event is recorded.
+            let lock = find_or_create(conn, lock_ref)?;
             return Err(LockError::PreconditionFailed {
                 lock_id: lock.lock.id,
             });
         }
-        self.transfer(conn, host, lock.lock.id, Some(host.id))
+        self.transfer(conn, host, lock_ref, Some(host.id))
     }
 
     /// DELETE: give the lock back. Releasing a free lock succeeds.
@@ -116,32 +116,43 @@ impl LockManager {
         host: &Host,
         lock_ref: &LockRef,
     ) -> Result<LockView, LockError> {
-        let lock = find_or_create(conn, lock_ref)?;
-        self.transfer(conn, host, lock.lock.id, None)
+        self.transfer(conn, host, lock_ref, None)
     }
 
+    /// One statement finds the lock and transfers it; only a lock's first use needs a second
+    /// round (create it, then transfer by its id).
     fn transfer(
         &self,
         conn: &mut PgConnection,
         host: &Host,
-        lock_id: i32,
+        lock_ref: &LockRef,
         new_holder: Option<i32>,
     ) -> Result<LockView, LockError> {
         let actor = self.api_admin_id(conn)?;
-        match lock_store::transfer(conn, lock_id, host.id, new_holder, actor)? {
-            Some(TransferOutcome::Done(lock)) => Ok(LockView {
+        let name = lock_ref.as_str();
+        let outcome =
+            match lock_store::transfer(conn, lock_ref.id(), name, host.id, new_holder, actor)? {
+                Some(outcome) => outcome,
+                None => {
+                    let created = lock_store::create_if_missing(conn, name)?;
+                    lock_store::transfer(
+                        conn,
+                        Some(created.lock.id),
+                        name,
+                        host.id,
+                        new_holder,
+                        actor,
+                    )?
+                    .ok_or_else(|| LockError::NotFound(name.to_string()))?
+                }
+            };
+        match outcome {
+            TransferOutcome::Done(lock) => Ok(LockView {
                 holder_name: lock.host_id.map(|_| host.name.clone()),
                 lock,
             }),
-            Some(TransferOutcome::Refused) => Err(LockError::PreconditionFailed { lock_id }),
-            // Deleted by an admin between lookup and update: as if it never existed.
-            None => Err(LockError::NotFound(lock_id.to_string())),
+            TransferOutcome::Refused { lock_id } => Err(LockError::PreconditionFailed { lock_id }),
         }
-    }
-
-    /// Records the host's check-in time, as the plugin does on every host request.
-    pub fn record_checkin(&self, conn: &mut PgConnection, host: &Host) -> Result<(), LockError> {
-        lock_store::record_checkin(conn, host.id).map_err(LockError::from)
     }
 
     fn api_admin_id(&self, conn: &mut PgConnection) -> Result<Option<i32>, StorageError> {

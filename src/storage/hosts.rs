@@ -17,16 +17,37 @@ pub struct HostRow {
     pub name: String,
 }
 
-/// The plugin's lookup: `hosts.certname = subject`, else `hosts.name = subject`, in one round trip.
-/// Neither column is unique in the database, so the lowest id wins among equals.
-pub const FIND_HOST_SQL: &str = "SELECT id, name FROM hosts WHERE certname = $1 OR name = $1 \
-     ORDER BY (certname = $1) IS TRUE DESC, id LIMIT 1";
+/// The plugin's lookup is `hosts.certname = subject`, else `hosts.name = subject`; neither column
+/// is unique in the database, so the lowest id wins among equals.
+/// The host lookup and the host's check-in in one statement ($1 = certificate subject): every host
+/// request does both. `checked_in` is false when the host has no `dlm_facets` row yet.
+pub const FIND_HOST_AND_CHECK_IN_SQL: &str = "\
+WITH host AS (
+    SELECT id, name FROM hosts WHERE certname = $1 OR name = $1
+     ORDER BY (certname = $1) IS TRUE DESC, id LIMIT 1
+), touched AS (
+    UPDATE dlm_facets f
+       SET last_checkin_at = now() AT TIME ZONE 'UTC', updated_at = now() AT TIME ZONE 'UTC'
+      FROM host WHERE f.host_id = host.id
+ RETURNING f.id
+)
+SELECT host.id, host.name, EXISTS (SELECT 1 FROM touched) AS checked_in FROM host";
 
-pub fn find_by_certname_or_name(
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct CheckedInHost {
+    #[diesel(sql_type = Integer)]
+    pub id: i32,
+    #[diesel(sql_type = Varchar)]
+    pub name: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub checked_in: bool,
+}
+
+pub fn find_and_check_in(
     conn: &mut PgConnection,
     subject: &str,
-) -> Result<Option<HostRow>, StorageError> {
-    sql(FIND_HOST_SQL)
+) -> Result<Option<CheckedInHost>, StorageError> {
+    sql(FIND_HOST_AND_CHECK_IN_SQL)
         .bind(subject)
         .get_result(conn)
         .optional()

@@ -112,7 +112,7 @@ pub enum TransferOutcome {
     /// The holder is now `requested_holder`; the row as it is after the change.
     Done(LockRow),
     /// Disabled, or held by another host; nothing changed but the `fail` event.
-    Refused,
+    Refused { lock_id: i32 },
 }
 
 #[derive(QueryableByName)]
@@ -137,6 +137,8 @@ struct TransferRow {
 
 /// Acquire (`new_holder = Some(host)`) or release (`new_holder = None`) in ONE statement, so that
 /// no interleaving of requests, instances or crashes can give a lock two holders or lose an event.
+/// The lock is found in the same statement: by id ($1, when the client gave an all-digit `:id`)
+/// and otherwise by name ($2), lowest id first, as `find_by_id`/`find_by_name` do.
 ///
 /// The change succeeds when the lock is enabled and free or held by `requester`; it then writes an
 /// `acquire`/`release` event only if the holder actually changed. A refusal writes `fail` naming
@@ -144,21 +146,24 @@ struct TransferRow {
 /// the committed holder, so the decision and the event both see the newest row.
 pub const TRANSFER_SQL: &str = "\
 WITH current_lock AS (
-    SELECT id, host_id, enabled FROM dlmlocks WHERE id = $1 FOR UPDATE
+    SELECT id, host_id, enabled FROM dlmlocks
+     WHERE id = COALESCE((SELECT id FROM dlmlocks WHERE id = $1),
+                         (SELECT id FROM dlmlocks WHERE name = $2 ORDER BY id LIMIT 1))
+       FOR UPDATE
 ), changed AS (
     UPDATE dlmlocks AS l
-       SET host_id = $3, updated_at = now() AT TIME ZONE 'UTC'
+       SET host_id = $4, updated_at = now() AT TIME ZONE 'UTC'
       FROM current_lock c
-     WHERE l.id = c.id AND c.enabled AND (c.host_id IS NULL OR c.host_id = $2)
+     WHERE l.id = c.id AND c.enabled AND (c.host_id IS NULL OR c.host_id = $3)
  RETURNING l.id, l.name, l.type, l.enabled, l.host_id, l.created_at, l.updated_at
 ), event AS (
     INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, user_id, created_at, updated_at)
     SELECT c.id,
-           CASE WHEN ch.id IS NULL THEN 'fail' WHEN $3 IS NULL THEN 'release' ELSE 'acquire' END,
-           CASE WHEN ch.id IS NULL THEN c.host_id ELSE COALESCE($3, c.host_id) END,
-           $4, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
+           CASE WHEN ch.id IS NULL THEN 'fail' WHEN $4 IS NULL THEN 'release' ELSE 'acquire' END,
+           CASE WHEN ch.id IS NULL THEN c.host_id ELSE COALESCE($4, c.host_id) END,
+           $5, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
       FROM current_lock c LEFT JOIN changed ch ON ch.id = c.id
-     WHERE ch.id IS NULL OR c.host_id IS DISTINCT FROM $3
+     WHERE ch.id IS NULL OR c.host_id IS DISTINCT FROM $4
 )
 SELECT c.id, ch.id IS NOT NULL AS done, ch.name, ch.type AS lock_type, ch.enabled, ch.host_id,
        ch.created_at, ch.updated_at
@@ -166,19 +171,21 @@ SELECT c.id, ch.id IS NOT NULL AS done, ch.name, ch.type AS lock_type, ch.enable
 
 pub fn transfer(
     conn: &mut PgConnection,
-    lock_id: i32,
+    lock_id: Option<i32>,
+    lock_name: &str,
     requester: i32,
     new_holder: Option<i32>,
     acting_user: Option<i32>,
 ) -> Result<Option<TransferOutcome>, StorageError> {
     let row: Option<TransferRow> = sql(TRANSFER_SQL)
         .bind(lock_id)
+        .bind(lock_name)
         .bind(requester)
         .bind(new_holder)
         .bind(acting_user)
         .get_result(conn)
         .optional()?;
-    // None: the lock row no longer exists (deleted between lookup and transfer).
+    // None: no such lock (never created, or deleted meanwhile).
     Ok(row.map(|r| {
         if r.done {
             TransferOutcome::Done(LockRow {
@@ -191,7 +198,7 @@ pub fn transfer(
                 updated_at: r.updated_at,
             })
         } else {
-            TransferOutcome::Refused
+            TransferOutcome::Refused { lock_id: r.id }
         }
     }))
 }
