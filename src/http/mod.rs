@@ -166,15 +166,31 @@ pub fn start(settings: &Settings, state: AppState) -> Result<(Server, Listening)
         }
         None => None,
     };
-    start_on(listen, tls, settings.http.workers, state)
+    start_on(
+        listen,
+        tls,
+        settings.http.workers,
+        settings.database.pool_size,
+        state,
+    )
 }
 
 pub fn start_on(
     listen: SocketAddr,
     tls: Option<(SocketAddr, openssl::ssl::SslAcceptorBuilder)>,
     workers: usize,
+    pool_size: u32,
     state: AppState,
 ) -> Result<(Server, Listening), String> {
+    let workers = if workers > 0 {
+        workers
+    } else {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    };
+    // Database work runs on blocking threads, and each needs one of `pool_size` connections:
+    // more threads than that would only sit waiting on the pool (costing memory and context
+    // switches); with this bound, excess requests queue as tasks instead.
+    let blocking_threads = (pool_size as usize).div_ceil(workers).max(1) + 1;
     let state = web::Data::new(state);
     let log_requests = log::log_enabled!(log::Level::Info);
     let mut server = HttpServer::new(move || {
@@ -212,9 +228,9 @@ pub fn start_on(
     .on_connect(tls::record_peer_certificate)
     .client_request_timeout(Duration::from_secs(10))
     .client_disconnect_timeout(Duration::from_secs(2));
-    if workers > 0 {
-        server = server.workers(workers);
-    }
+    server = server
+        .workers(workers)
+        .worker_max_blocking_threads(blocking_threads);
     server = server
         .bind(listen)
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
