@@ -482,7 +482,6 @@ async fn contended(url: &str, headers: &[String], args: &Args) -> Figures {
         total.merge(figures);
     }
     total.elapsed = started.elapsed().as_secs_f64();
-    let _ = args;
     total
 }
 

@@ -8,7 +8,6 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Integer, Nullable, Text, Timestamp, Varchar};
 
-use super::schema::dlmlocks;
 use super::sql::{sql, Sql};
 use super::StorageError;
 
@@ -20,8 +19,7 @@ pub const UPDATE_LOCK_TYPE: &str = "ForemanDlm::Dlmlock::Update";
 const CREATE_LOCK_NAMESPACE: i32 = 0x444c_4d01;
 const CREATE_FACET_NAMESPACE: i32 = 0x444c_4d02;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = dlmlocks, check_for_backend(diesel::pg::Pg))]
+#[derive(Debug, Clone)]
 pub struct LockRow {
     pub id: i32,
     pub name: String,
@@ -39,24 +37,41 @@ pub struct LockWithHolder {
     pub holder_name: Option<String>,
 }
 
-/// The columns every lock read returns: the row and its holder's name.
-const LOCK_COLUMNS: &str =
-    "l.id, l.name, l.type AS lock_type, l.enabled, l.host_id, l.created_at, l.updated_at, \
-     (SELECT h.name FROM hosts h WHERE h.id = l.host_id) AS holder_name";
+/// The holder's name for a lock row aliased `l`: a primary-key lookup per row, so that reads,
+/// sorts and searches never scan Foreman's `hosts` table.
+macro_rules! holder_name_of_l {
+    () => {
+        "(SELECT h.name FROM hosts h WHERE h.id = l.host_id)"
+    };
+}
+
+/// The columns every lock read returns: the row and its holder's name. (Macros rather than
+/// consts so that `concat!` builds the statements as `&'static str`.)
+macro_rules! lock_columns {
+    () => {
+        concat!(
+            "l.id, l.name, l.type AS lock_type, l.enabled, l.host_id, l.created_at, l.updated_at, ",
+            holder_name_of_l!(),
+            " AS holder_name"
+        )
+    };
+}
 
 /// A lock by id ($1).
-pub const FIND_LOCK_BY_ID_SQL: &str =
-    "SELECT l.id, l.name, l.type AS lock_type, l.enabled, l.host_id, l.created_at, \
-     l.updated_at, (SELECT h.name FROM hosts h WHERE h.id = l.host_id) AS holder_name \
-     FROM dlmlocks l WHERE l.id = $1";
+const FIND_LOCK_BY_ID_SQL: &str = concat!(
+    "SELECT ",
+    lock_columns!(),
+    " FROM dlmlocks l WHERE l.id = $1"
+);
 
 /// A lock by name ($1). The plugin's table has no unique index on `name`, so a site may hold
 /// duplicates: the oldest row (lowest id) is the lock, consistently for every operation, and the
 /// others are left untouched.
-pub const FIND_LOCK_BY_NAME_SQL: &str =
-    "SELECT l.id, l.name, l.type AS lock_type, l.enabled, l.host_id, l.created_at, \
-     l.updated_at, (SELECT h.name FROM hosts h WHERE h.id = l.host_id) AS holder_name \
-     FROM dlmlocks l WHERE l.name = $1 ORDER BY l.id LIMIT 1";
+const FIND_LOCK_BY_NAME_SQL: &str = concat!(
+    "SELECT ",
+    lock_columns!(),
+    " FROM dlmlocks l WHERE l.name = $1 ORDER BY l.id LIMIT 1"
+);
 
 pub fn find_by_id(
     conn: &mut PgConnection,
@@ -82,28 +97,18 @@ pub fn find_by_name(
         .map_err(StorageError::from)
 }
 
-/// Creates an enabled update lock called `name` unless one exists, and returns the lock.
-///
-/// Two hosts acquiring a new name at the same moment must not create two rows, and the table
-/// offers no unique index to lean on. A transaction-scoped advisory lock on the name serialises
-/// the creators; the INSERT runs as a later statement, so its snapshot already sees a row that the
-/// previous holder of the advisory lock committed.
+/// Creates an enabled update lock called `name` unless one exists, and returns the lock: a
+/// host's first acquire or release of a name.
 pub fn create_if_missing(
     conn: &mut PgConnection,
     name: &str,
 ) -> Result<LockWithHolder, StorageError> {
-    conn.transaction(|conn| {
-        lock_name(conn, name)?;
-        sql(
-            "INSERT INTO dlmlocks (name, type, enabled, created_at, updated_at) \
-             SELECT $1, $2, true, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC' \
-             WHERE NOT EXISTS (SELECT 1 FROM dlmlocks WHERE name = $1)",
-        )
-        .bind(name)
-        .bind(UPDATE_LOCK_TYPE)
-        .execute(conn)?;
-        find_by_name(conn, name)?.ok_or(StorageError::Query(diesel::result::Error::NotFound))
-    })
+    match create_named(conn, name, Some(UPDATE_LOCK_TYPE), true)? {
+        Some(created) => Ok(created),
+        None => {
+            find_by_name(conn, name)?.ok_or(StorageError::Query(diesel::result::Error::NotFound))
+        }
+    }
 }
 
 /// What one acquire or release statement did.
@@ -278,7 +283,7 @@ impl SortField {
             SortField::Name => "l.name",
             SortField::Type => "l.type",
             SortField::Enabled => "l.enabled",
-            SortField::Host => "(SELECT h.name FROM hosts h WHERE h.id = l.host_id)",
+            SortField::Host => holder_name_of_l!(),
             SortField::CreatedAt => "l.created_at",
             SortField::UpdatedAt => "l.updated_at",
         }
@@ -307,7 +312,7 @@ fn like_pattern(value: &str) -> String {
 /// Builds `WHERE …` for the filters. Every condition is answered from `dlmlocks` itself, an index
 /// on `hosts.name`, or a per-row primary-key lookup of the holder: never a scan of `hosts`.
 fn where_clause(statement: &mut Sql, query: &ListQuery) -> String {
-    let holder = "(SELECT h.name FROM hosts h WHERE h.id = l.host_id)";
+    let holder = holder_name_of_l!();
     let mut conditions = Vec::new();
     for filter in &query.filters {
         let condition = match filter {
@@ -409,7 +414,7 @@ impl From<ListedLock> for LockWithHolder {
 }
 
 fn list_statement(query: &ListQuery) -> Sql {
-    let mut statement = sql(format!("SELECT {LOCK_COLUMNS} FROM dlmlocks l"));
+    let mut statement = sql(concat!("SELECT ", lock_columns!(), " FROM dlmlocks l"));
     let conditions = where_clause(&mut statement, query);
     let direction = if query.descending { "DESC" } else { "ASC" };
     statement.push_text(&format!(
@@ -473,8 +478,12 @@ pub fn explain_list(
     Ok(plans)
 }
 
-/// Creates a lock unless a lock with that name exists (`Ok(None)` then). Serialised per name like
-/// `create_if_missing`, since the table has no unique index to lean on.
+/// Creates a lock unless a lock with that name exists (`Ok(None)` then).
+///
+/// Two creators of one new name at the same moment must not make two rows, and the table offers
+/// no unique index to lean on. A transaction-scoped advisory lock on the name serialises them; the
+/// INSERT runs as a later statement, so its snapshot already sees a row that the previous holder
+/// of the advisory lock committed.
 pub fn create_named(
     conn: &mut PgConnection,
     name: &str,

@@ -37,19 +37,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    hosts (id) {
-        id -> Integer,
-        name -> Varchar,
-        certname -> Nullable<Varchar>,
-    }
-}
-
-diesel::table! {
     users (id) {
         id -> Integer,
         login -> Nullable<Varchar>,
     }
 }
 
-diesel::joinable!(dlmlocks -> hosts (host_id));
-diesel::allow_tables_to_appear_in_same_query!(dlmlocks, dlmlock_events, dlm_facets, hosts, users);
+diesel::allow_tables_to_appear_in_same_query!(dlmlocks, dlmlock_events, dlm_facets, users);
