@@ -19,8 +19,19 @@ use crate::identity::{Credential, Host};
 pub struct Credentials {
     certificate: Credential,
     basic: Option<BasicCredentials>,
-    /// For log lines about failed logins.
-    peer: String,
+    /// For log lines about failed logins; formatted only when such a line is written.
+    peer: Peer,
+}
+
+struct Peer(Option<std::net::IpAddr>);
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => write!(f, "{ip}"),
+            None => f.write_str("unknown"),
+        }
+    }
 }
 
 impl FromRequest for Credentials {
@@ -47,7 +58,7 @@ impl FromRequest for Credentials {
         ready(Ok(Credentials {
             certificate,
             basic,
-            peer: peer.map_or_else(|| "unknown".into(), |p| p.to_string()),
+            peer: Peer(peer),
         }))
     }
 }
