@@ -10,6 +10,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -46,6 +47,10 @@ struct Args {
     /// drifts between runs, and alternating exposes both sides to the same drift.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Also measure the ratio at these client counts (e.g. `--sweep 1,2,4,8,16`): where the
+    /// machine's cores saturate shows in how the ratio falls.
+    #[arg(long, value_delimiter = ',')]
+    sweep: Vec<usize>,
     /// The server's database pool size.
     #[arg(long, default_value_t = 10)]
     pool_size: u32,
@@ -120,6 +125,7 @@ fn main() {
         args.contended_hosts = args.contended_hosts.min(100);
         args.poll_rate = args.poll_rate.min(200);
         args.rounds = 1;
+        args.sweep.clear();
     }
     if let Err(e) = run(&args) {
         eprintln!("error: {e}");
@@ -178,50 +184,66 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let ca_file = dir.join("ca.pem");
     std::fs::write(&ca_file, ca.cert.to_pem()?)?;
     eprintln!("issuing {used_hosts} host certificates (ECDSA P-256) …");
-    let headers: Vec<String> = (1..=used_hosts)
+    let hosts: Rc<[HostRequests]> = (1..=used_hosts)
         .map(|i| {
             ca.issue(&host_name(i), Validity::default())
-                .map(|c| c.apache_header())
+                .map(|c| HostRequests::new(i, &c.apache_header()))
         })
         .collect::<Result<_, _>>()?;
+    let cluster_hosts: Rc<[HostRequests]> =
+        hosts[..contended_hosts.max(10).min(hosts.len())].into();
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
     let mut server = Server::start(&database_url, port, &ca_file, args.pool_size)?;
-    let url = format!("http://127.0.0.1:{port}");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
 
     let system = actix_web::rt::System::new();
     let rounds = args.rounds.max(1);
-    let (uncontended, round_ratios, pgbench_rates, contended, poll) = system.block_on(async {
+    let server_pid = server.child.id();
+    let pgbench_run = Pgbench::new(&database_url, used_hosts, &dir)?;
+    let (uncontended, comparisons, sweep, contended, poll) = system.block_on(async {
         let mut uncontended_total = Figures::default();
-        let mut ratios = Vec::new();
-        let mut pgbench_rates = Vec::new();
+        let mut comparisons = Vec::new();
         for _ in 0..rounds {
-            let round = uncontended(&url, &headers, args).await;
-            let tps = pgbench(&database_url, args, used_hosts, &dir)?;
-            let cycles = round.cycles as f64 / round.elapsed.max(1e-9);
-            ratios.push(if tps > 0.0 { cycles / tps } else { 0.0 });
-            pgbench_rates.push(tps);
+            let (round, comparison) = compare(
+                addr,
+                hosts.clone(),
+                args.concurrency,
+                &pgbench_run,
+                server_pid,
+                args,
+            )
+            .await?;
+            comparisons.push(comparison);
             uncontended_total.elapsed += round.elapsed;
             uncontended_total.merge(round);
         }
-        let contended = contended(
-            &url,
-            &headers[..contended_hosts.max(10).min(headers.len())],
-            args,
-        )
-        .await;
-        let poll = poll(
-            &url,
-            &headers[..contended_hosts.max(10).min(headers.len())],
-            args,
-        )
-        .await;
+        let mut sweep = Vec::new();
+        for &concurrency in &args.sweep {
+            let mut ratios = Vec::new();
+            for _ in 0..rounds {
+                let (_, comparison) = compare(
+                    addr,
+                    hosts.clone(),
+                    concurrency,
+                    &pgbench_run,
+                    server_pid,
+                    args,
+                )
+                .await?;
+                ratios.push(comparison.ratio());
+            }
+            eprintln!("sweep: {concurrency} clients, ratio {:.2}", median(&ratios));
+            sweep.push((concurrency, median(&ratios)));
+        }
+        let contended = contended(addr, &cluster_hosts, args).await;
+        let poll = poll(addr, cluster_hosts.clone(), args).await;
         Ok::<_, Box<dyn std::error::Error>>((
             uncontended_total,
-            ratios,
-            pgbench_rates,
+            comparisons,
+            sweep,
             contended,
             poll,
         ))
@@ -231,8 +253,20 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let double_holders = count_double_holders(&database_url)?;
     let cycles_per_second = uncontended.cycles as f64 / uncontended.elapsed.max(1e-9);
-    let pgbench_tps = median(&pgbench_rates);
+    let round_ratios: Vec<f64> = comparisons.iter().map(Comparison::ratio).collect();
+    let pgbench_tps = median(
+        &comparisons
+            .iter()
+            .map(|c| c.pgbench_tps)
+            .collect::<Vec<_>>(),
+    );
     let ratio = median(&round_ratios);
+    // The round whose ratio is the median, for its CPU breakdown.
+    let typical = comparisons.iter().min_by(|a, b| {
+        (a.ratio() - ratio)
+            .abs()
+            .total_cmp(&(b.ratio() - ratio).abs())
+    });
 
     println!();
     println!(
@@ -264,6 +298,17 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         args.concurrency,
         round_ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", ")
     );
+    if let Some(c) = typical {
+        let (h, p) = (c.http_cost, c.pgbench_cost);
+        println!(
+            "CPU per cycle (ms, a round near the median): over HTTP {:.2} = foreman-dlm {:.2} + load generator {:.2} \
+             + PostgreSQL and the rest {:.2}; pgbench {:.2} = pgbench {:.2} + PostgreSQL and the rest {:.2}",
+            h.total(), h.server, h.client, h.rest, p.total(), p.client, p.rest
+        );
+    }
+    for (concurrency, ratio) in &sweep {
+        println!("ratio with {concurrency:>3} clients on each side: {ratio:.2}");
+    }
     println!(
         "contended: {} full update cycles by {} hosts on {} locks; locks ever held by two hosts: {double_holders}",
         contended.cycles,
@@ -291,12 +336,33 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             "server_peak_rss_mb": round(rss.0),
             "hosts": args.hosts,
             "concurrency": args.concurrency,
+            "cpu_ms_per_cycle": typical.map(|c| json!({
+                "http": {
+                    "server": round(c.http_cost.server),
+                    "load_generator": round(c.http_cost.client),
+                    "postgres_and_rest": round(c.http_cost.rest),
+                },
+                "pgbench": {
+                    "pgbench": round(c.pgbench_cost.client),
+                    "postgres_and_rest": round(c.pgbench_cost.rest),
+                },
+            })),
+            "ratio_by_concurrency": sweep
+                .iter()
+                .map(|(c, r)| (c.to_string(), json!(round(*r))))
+                .collect::<serde_json::Map<_, _>>(),
         });
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
     }
     let _ = std::fs::remove_dir_all(&dir);
     if double_holders > 0 {
         return Err(format!("{double_holders} lock(s) had two holders").into());
+    }
+    // Every request of every scenario has one right answer (200, or 412 while contended); an
+    // error means the server or the generator is broken, and the figures mean nothing.
+    let errors = uncontended.errors + contended.errors + poll.errors;
+    if errors > 0 {
+        return Err(format!("{errors} request(s) failed").into());
     }
     Ok(())
 }
@@ -380,85 +446,202 @@ impl Server {
     }
 }
 
-fn client() -> awc::Client {
-    awc::Client::builder()
-        .connector(awc::Connector::new().limit(2048))
-        .timeout(Duration::from_secs(30))
-        .finish()
+/// A minimal HTTP/1.1 keep-alive client, one connection per simulated host stream. The load
+/// generator shares the two cores with the server and PostgreSQL, so it must cost as little as
+/// pgbench's own client does: a request is one prebuilt buffer and one write, a response one or
+/// two reads; awc's pool, header maps and body streams cost more CPU than the server's handler.
+struct HttpConnection {
+    addr: std::net::SocketAddr,
+    stream: Option<actix_web::rt::net::TcpStream>,
+    buffer: Vec<u8>,
 }
 
-/// One request; returns (status, µs).
-async fn call(
-    client: &awc::Client,
-    method: awc::http::Method,
-    url: &str,
-    cert: &str,
-) -> (u16, u32) {
-    let started = Instant::now();
-    let status = match client
-        .request(method, url)
-        .insert_header(("SSL-CLIENT-CERT", cert))
-        .send()
-        .await
-    {
-        Ok(mut response) => {
-            let _ = response.body().await;
-            response.status().as_u16()
+impl HttpConnection {
+    fn new(addr: std::net::SocketAddr) -> HttpConnection {
+        HttpConnection {
+            addr,
+            stream: None,
+            buffer: Vec::with_capacity(4096),
         }
-        Err(_) => 0,
-    };
-    (
-        status,
-        started.elapsed().as_micros().min(u32::MAX as u128) as u32,
-    )
-}
-
-async fn uncontended(url: &str, headers: &[String], args: &Args) -> Figures {
-    let until = Instant::now() + Duration::from_secs(args.seconds);
-    let started = Instant::now();
-    let workers = (0..args.concurrency).map(|worker| async move {
-        let client = client();
-        let mut figures = Figures::default();
-        let mut index = worker;
-        while Instant::now() < until {
-            let lock = format!("{url}/api/dlmlocks/own-{:06}/lock", index + 1);
-            let cert = &headers[index];
-            let (acquired, t1) = call(&client, awc::http::Method::PUT, &lock, cert).await;
-            let (released, t2) = call(&client, awc::http::Method::DELETE, &lock, cert).await;
-            figures.latencies.extend([t1, t2]);
-            figures.errors += usize::from(acquired != 200) + usize::from(released != 200);
-            figures.cycles += usize::from(acquired == 200 && released == 200);
-            index = (index + args.concurrency) % headers.len();
-        }
-        figures
-    });
-    let mut total = Figures::default();
-    for figures in futures_util::future::join_all(workers).await {
-        total.merge(figures);
     }
+
+    /// Sends one request and returns (status, µs); status 0 is a transport error or a response
+    /// that took over 30 s, after which the next call reconnects.
+    async fn call(&mut self, request: &[u8]) -> (u16, u32) {
+        let started = Instant::now();
+        let exchange = self.exchange(request);
+        let status = match actix_web::rt::time::timeout(Duration::from_secs(30), exchange).await {
+            Ok(Ok(status)) => status,
+            Ok(Err(_)) | Err(_) => {
+                self.stream = None;
+                0
+            }
+        };
+        (
+            status,
+            started.elapsed().as_micros().min(u32::MAX as u128) as u32,
+        )
+    }
+
+    async fn exchange(&mut self, request: &[u8]) -> std::io::Result<u16> {
+        if self.stream.is_none() {
+            let stream = actix_web::rt::net::TcpStream::connect(self.addr).await?;
+            stream.set_nodelay(true)?;
+            self.stream = Some(stream);
+        }
+        let Some(stream) = self.stream.as_ref() else {
+            return Err(std::io::ErrorKind::NotConnected.into());
+        };
+        let mut written = 0;
+        while written < request.len() {
+            stream.writable().await?;
+            match stream.try_write(&request[written..]) {
+                Ok(n) => written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.buffer.clear();
+        loop {
+            if let Some((status, length)) = parse_response(&self.buffer)? {
+                if self.buffer.len() >= length {
+                    return Ok(status);
+                }
+            }
+            stream.readable().await?;
+            let mut chunk = [0u8; 4096];
+            match stream.try_read(&mut chunk) {
+                Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// (status, total length of head and body) once the head is complete. The server sizes every
+/// body, so a missing Content-Length means no body.
+fn parse_response(buffer: &[u8]) -> std::io::Result<Option<(u16, usize)>> {
+    let Some(head_end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Ok(None);
+    };
+    let invalid = || std::io::Error::new(std::io::ErrorKind::InvalidData, "bad response head");
+    let head = std::str::from_utf8(&buffer[..head_end]).map_err(|_| invalid())?;
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(invalid)?;
+    let length = lines
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .map(|(_, value)| value.trim().parse::<usize>().map_err(|_| invalid()))
+        .transpose()?
+        .unwrap_or(0);
+    Ok(Some((status, head_end + 4 + length)))
+}
+
+/// One host's requests, built before the clock starts.
+#[derive(Clone)]
+struct HostRequests {
+    acquire_own: Vec<u8>,
+    release_own: Vec<u8>,
+    acquire_cluster: Vec<u8>,
+    release_cluster: Vec<u8>,
+    show_cluster: Vec<u8>,
+}
+
+impl HostRequests {
+    /// Host `i` (1-based) owns lock `own-i` and shares `cluster-(i-1)/10` with its cluster.
+    fn new(i: usize, cert_header: &str) -> HostRequests {
+        let own = format!("/api/dlmlocks/own-{i:06}/lock");
+        let cluster = format!("/api/dlmlocks/cluster-{:04}/lock", (i - 1) / 10);
+        HostRequests {
+            acquire_own: request("PUT", &own, cert_header),
+            release_own: request("DELETE", &own, cert_header),
+            acquire_cluster: request("PUT", &cluster, cert_header),
+            release_cluster: request("DELETE", &cluster, cert_header),
+            show_cluster: request("GET", &cluster, cert_header),
+        }
+    }
+}
+
+/// The bytes of one request as Apache would forward it.
+fn request(method: &str, path: &str, cert: &str) -> Vec<u8> {
+    format!(
+        "{method} {path} HTTP/1.1\r\nHost: foreman.example.com\r\nSSL-CLIENT-CERT: {cert}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// Runs every future as a task on the current (single-threaded) runtime and collects the figures.
+async fn gather(
+    tasks: impl IntoIterator<Item = impl std::future::Future<Output = Figures> + 'static>,
+) -> Figures {
+    let handles: Vec<_> = tasks.into_iter().map(actix_web::rt::spawn).collect();
+    let mut total = Figures::default();
+    for handle in handles {
+        match handle.await {
+            Ok(figures) => total.merge(figures),
+            Err(_) => total.errors += 1,
+        }
+    }
+    total
+}
+
+async fn uncontended(
+    addr: std::net::SocketAddr,
+    hosts: Rc<[HostRequests]>,
+    concurrency: usize,
+    seconds: u64,
+) -> Figures {
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let stride = concurrency;
+    let workers = (0..concurrency).map(|worker| {
+        let hosts = hosts.clone();
+        async move {
+            let mut connection = HttpConnection::new(addr);
+            let mut figures = Figures::default();
+            let mut index = worker % hosts.len();
+            while Instant::now() < until {
+                let host = &hosts[index];
+                let (acquired, t1) = connection.call(&host.acquire_own).await;
+                let (released, t2) = connection.call(&host.release_own).await;
+                figures.latencies.extend([t1, t2]);
+                figures.errors += usize::from(acquired != 200) + usize::from(released != 200);
+                figures.cycles += usize::from(acquired == 200 && released == 200);
+                index = (index + stride) % hosts.len();
+            }
+            figures
+        }
+    });
+    let mut total = gather(workers).await;
     total.elapsed = started.elapsed().as_secs_f64();
     total
 }
 
 /// Hosts in clusters of 10 (`cluster-NNNN`): acquire with retry on 412, hold briefly, release.
-async fn contended(url: &str, headers: &[String], args: &Args) -> Figures {
+async fn contended(addr: std::net::SocketAddr, hosts: &[HostRequests], args: &Args) -> Figures {
     let until = Instant::now() + Duration::from_secs(args.seconds);
     let started = Instant::now();
-    let client = client();
-    let hosts = headers.iter().enumerate().map(|(i, cert)| {
-        let client = client.clone();
-        async move {
-            let lock = format!("{url}/api/dlmlocks/cluster-{:04}/lock", i / 10);
+    let tasks = hosts
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, host)| async move {
+            let mut connection = HttpConnection::new(addr);
             let mut figures = Figures::default();
             let mut backoff = 5u64 + (i as u64 % 7);
             while Instant::now() < until {
-                let (acquired, t) = call(&client, awc::http::Method::PUT, &lock, cert).await;
+                let (acquired, t) = connection.call(&host.acquire_cluster).await;
                 figures.latencies.push(t);
                 match acquired {
                     200 => {
                         actix_web::rt::time::sleep(Duration::from_millis(2)).await;
-                        let (released, t) =
-                            call(&client, awc::http::Method::DELETE, &lock, cert).await;
+                        let (released, t) = connection.call(&host.release_cluster).await;
                         figures.latencies.push(t);
                         figures.errors += usize::from(released != 200);
                         figures.cycles += usize::from(released == 200);
@@ -473,52 +656,44 @@ async fn contended(url: &str, headers: &[String], args: &Args) -> Figures {
                 }
             }
             // Leave no lock held.
-            let _ = call(&client, awc::http::Method::DELETE, &lock, cert).await;
+            let _ = connection.call(&host.release_cluster).await;
             figures
-        }
-    });
-    let mut total = Figures::default();
-    for figures in futures_util::future::join_all(hosts).await {
-        total.merge(figures);
-    }
+        });
+    let mut total = gather(tasks).await;
     total.elapsed = started.elapsed().as_secs_f64();
     total
 }
 
-/// GET show at a fixed rate, as idle clients poll.
-async fn poll(url: &str, headers: &[String], args: &Args) -> Figures {
+/// GET show at a fixed rate, as idle clients poll, spread over 64 connections. Latency counts from
+/// the send: the timer wakes pollers up to a millisecond late, which is the generator's delay, not
+/// the server's. A server that falls behind shows as a rate below the target instead.
+async fn poll(addr: std::net::SocketAddr, hosts: Rc<[HostRequests]>, args: &Args) -> Figures {
+    const POLLERS: u64 = 64;
     let interval = Duration::from_secs_f64(1.0 / args.poll_rate.max(1) as f64);
     let total_requests = args.poll_rate * args.seconds;
-    let client = client();
     let started = Instant::now();
-    let mut pending = Vec::with_capacity(total_requests as usize);
-    for n in 0..total_requests {
-        let due = started + interval.mul_f64(n as f64);
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            actix_web::rt::time::sleep(wait).await;
-        }
-        let cert = headers[n as usize % headers.len()].clone();
-        let lock = format!(
-            "{url}/api/dlmlocks/cluster-{:04}/lock",
-            (n as usize % headers.len()) / 10
-        );
-        let client = client.clone();
-        pending.push(actix_web::rt::spawn(async move {
-            call(&client, awc::http::Method::GET, &lock, &cert).await
-        }));
-    }
-    let mut figures = Figures::default();
-    for handle in pending {
-        match handle.await {
-            Ok((status, t)) => {
+    let pollers = (0..POLLERS).map(|poller| {
+        let hosts = hosts.clone();
+        async move {
+            let mut connection = HttpConnection::new(addr);
+            let mut figures = Figures::default();
+            for n in (poller..total_requests).step_by(POLLERS as usize) {
+                let due = started + interval.mul_f64(n as f64);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    actix_web::rt::time::sleep(wait).await;
+                }
+                let (status, t) = connection
+                    .call(&hosts[n as usize % hosts.len()].show_cluster)
+                    .await;
                 figures.latencies.push(t);
                 figures.errors += usize::from(status != 200);
             }
-            Err(_) => figures.errors += 1,
+            figures
         }
-    }
-    figures.elapsed = started.elapsed().as_secs_f64();
-    figures
+    });
+    let mut total = gather(pollers).await;
+    total.elapsed = started.elapsed().as_secs_f64();
+    total
 }
 
 /// Locks whose event history shows an acquire while held, or a release by another host.
@@ -586,40 +761,213 @@ fn pgbench_script(hosts: usize) -> String {
     )
 }
 
-fn pgbench(
-    database_url: &str,
-    args: &Args,
-    used_hosts: usize,
-    dir: &std::path::Path,
-) -> Result<f64, Box<dyn std::error::Error>> {
-    let script = dir.join("acquire-release.sql");
-    std::fs::File::create(&script)?.write_all(pgbench_script(used_hosts).as_bytes())?;
-    let output = Command::new("pgbench")
-        .args(["-n", "-M", "prepared", "-j", "2"])
-        .args([
-            "-c",
-            &args.concurrency.to_string(),
-            "-T",
-            &args.seconds.to_string(),
-        ])
-        .arg("-f")
-        .arg(&script)
-        .arg(database_url)
-        .output()
-        .map_err(|e| format!("cannot run pgbench ({e}); install PostgreSQL's client tools"))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        return Err(format!(
-            "pgbench failed: {}{}",
-            stdout,
-            String::from_utf8_lossy(&output.stderr)
-        )
-        .into());
+/// pgbench with the script of [`pgbench_script`], written once.
+struct Pgbench {
+    database_url: String,
+    script: PathBuf,
+}
+
+impl Pgbench {
+    fn new(
+        database_url: &str,
+        used_hosts: usize,
+        dir: &std::path::Path,
+    ) -> Result<Pgbench, Box<dyn std::error::Error>> {
+        let script = dir.join("acquire-release.sql");
+        std::fs::File::create(&script)?.write_all(pgbench_script(used_hosts).as_bytes())?;
+        Ok(Pgbench {
+            database_url: database_url.to_string(),
+            script,
+        })
     }
-    stdout
-        .lines()
-        .find(|l| l.starts_with("tps = "))
-        .and_then(|l| l.split_whitespace().nth(2))
-        .and_then(|tps| tps.parse::<f64>().ok())
-        .ok_or_else(|| format!("no tps in pgbench output: {stdout}").into())
+
+    /// Transactions (= acquire+release cycles) per second, and pgbench's own CPU seconds.
+    fn run(
+        &self,
+        concurrency: usize,
+        seconds: u64,
+    ) -> Result<(f64, f64), Box<dyn std::error::Error>> {
+        let mut child = Command::new("pgbench")
+            .args(["-n", "-M", "prepared", "-j", "2"])
+            .args(["-c", &concurrency.to_string(), "-T", &seconds.to_string()])
+            .arg("-f")
+            .arg(&self.script)
+            .arg(&self.database_url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run pgbench ({e}); install PostgreSQL's client tools"))?;
+        // Its CPU time is only readable while it lives: sample it until it exits.
+        let mut cpu = 0.0;
+        while child.try_wait()?.is_none() {
+            cpu = process_cpu_seconds(child.id()).unwrap_or(cpu);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let output = child.wait_with_output()?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() {
+            return Err(format!(
+                "pgbench failed: {}{}",
+                stdout,
+                String::from_utf8_lossy(&output.stderr)
+            )
+            .into());
+        }
+        let tps = stdout
+            .lines()
+            .find(|l| l.starts_with("tps = "))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .and_then(|tps| tps.parse::<f64>().ok())
+            .ok_or_else(|| format!("no tps in pgbench output: {stdout}"))?;
+        Ok((tps, cpu))
+    }
+}
+
+/// Linux reports process times in USER_HZ ticks, fixed at 100 per second for user space.
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// CPU seconds (user + system, all threads) a live process has used.
+fn process_cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let mut fields = stat
+        .get(stat.rfind(')')? + 2..)?
+        .split_whitespace()
+        .skip(11);
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    Some((user + system) / TICKS_PER_SECOND)
+}
+
+/// CPU seconds the whole machine has been busy (all cores, everything but idle and iowait).
+fn machine_busy_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return 0.0;
+    };
+    let ticks: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal …
+    let busy: f64 = ticks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| ![3, 4].contains(i))
+        .take(6)
+        .map(|(_, t)| t)
+        .sum();
+    busy / TICKS_PER_SECOND
+}
+
+/// What one acquire+release cycle costs in CPU, in milliseconds.
+#[derive(Clone, Copy, Default)]
+struct CyclesCost {
+    server: f64,
+    client: f64,
+    /// PostgreSQL and anything else busy on the machine (the bench machine should be idle).
+    rest: f64,
+}
+
+impl CyclesCost {
+    fn total(&self) -> f64 {
+        self.server + self.client + self.rest
+    }
+}
+
+/// One round of the same load over HTTP and under pgbench.
+struct Comparison {
+    http_cycles_per_s: f64,
+    pgbench_tps: f64,
+    http_cost: CyclesCost,
+    pgbench_cost: CyclesCost,
+}
+
+impl Comparison {
+    fn ratio(&self) -> f64 {
+        if self.pgbench_tps > 0.0 {
+            self.http_cycles_per_s / self.pgbench_tps
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Uncontended acquire+release over HTTP, then the same SQL under pgbench, with `concurrency`
+/// clients each, and what each cost in CPU per cycle.
+async fn compare(
+    addr: std::net::SocketAddr,
+    hosts: Rc<[HostRequests]>,
+    concurrency: usize,
+    pgbench: &Pgbench,
+    server_pid: u32,
+    args: &Args,
+) -> Result<(Figures, Comparison), Box<dyn std::error::Error>> {
+    let own_pid = std::process::id();
+    let before = (
+        machine_busy_seconds(),
+        process_cpu_seconds(server_pid).unwrap_or(0.0),
+        process_cpu_seconds(own_pid).unwrap_or(0.0),
+    );
+    let http = uncontended(addr, hosts, concurrency, args.seconds).await;
+    let after = (
+        machine_busy_seconds(),
+        process_cpu_seconds(server_pid).unwrap_or(0.0),
+        process_cpu_seconds(own_pid).unwrap_or(0.0),
+    );
+    let http_cycles = http.cycles.max(1) as f64;
+    let server = after.1 - before.1;
+    let client = after.2 - before.2;
+    let http_cost = CyclesCost {
+        server: server * 1000.0 / http_cycles,
+        client: client * 1000.0 / http_cycles,
+        rest: (after.0 - before.0 - server - client).max(0.0) * 1000.0 / http_cycles,
+    };
+
+    let busy_before = machine_busy_seconds();
+    let started = Instant::now();
+    let (tps, pgbench_cpu) = pgbench.run(concurrency, args.seconds)?;
+    let busy = machine_busy_seconds() - busy_before;
+    let pgbench_cycles = (tps * started.elapsed().as_secs_f64()).max(1.0);
+    let pgbench_cost = CyclesCost {
+        server: 0.0,
+        client: pgbench_cpu * 1000.0 / pgbench_cycles,
+        rest: (busy - pgbench_cpu).max(0.0) * 1000.0 / pgbench_cycles,
+    };
+    let comparison = Comparison {
+        http_cycles_per_s: http.cycles as f64 / http.elapsed.max(1e-9),
+        pgbench_tps: tps,
+        http_cost,
+        pgbench_cost,
+    };
+    Ok((http, comparison))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_response;
+
+    #[test]
+    fn a_response_is_complete_once_head_and_body_are_in() {
+        let response = b"HTTP/1.1 412 Precondition Failed\r\ncontent-length: 2\r\n\r\n{}";
+        assert_eq!(
+            parse_response(response).unwrap(),
+            Some((412, response.len()))
+        );
+        // Head complete, body not yet: the length says how much is still to come.
+        assert_eq!(
+            parse_response(&response[..response.len() - 1]).unwrap(),
+            Some((412, response.len()))
+        );
+        assert_eq!(
+            parse_response(b"HTTP/1.1 200 OK\r\ncontent-le").unwrap(),
+            None
+        );
+        assert_eq!(
+            parse_response(b"HTTP/1.1 200 OK\r\n\r\n").unwrap(),
+            Some((200, 19))
+        );
+        assert!(parse_response(b"garbage\r\n\r\n").is_err());
+    }
 }
