@@ -133,8 +133,7 @@ pub async fn index(
     let (page, per_page, total, results) = state
         .db
         .run(move |conn| -> Result<_, ApiError> {
-            let user = services.user(conn, &credentials)?;
-            services.require(conn, &user, Permission::ViewLocks)?;
+            services.user_with(conn, &credentials, Permission::ViewLocks)?;
             let (page, per_page) = paging.resolve(foreman_settings::entries_per_page(conn)?)?;
             let request = ListRequest {
                 search,
@@ -241,8 +240,7 @@ pub async fn create(
     let created = state
         .db
         .run(move |conn| -> Result<LockBody, ApiError> {
-            let user = services.user(conn, &credentials)?;
-            services.require(conn, &user, Permission::CreateLocks)?;
+            let user = services.user_with(conn, &credentials, Permission::CreateLocks)?;
             let invalid = unprocessable(None);
             let new = NewLock {
                 name: text_field(&attributes, "name").map_err(&invalid)?.flatten(),
@@ -270,8 +268,7 @@ pub async fn update(
     let updated = state
         .db
         .run(move |conn| -> Result<LockBody, ApiError> {
-            let user = services.user(conn, &credentials)?;
-            services.require(conn, &user, Permission::EditLocks)?;
+            let user = services.user_with(conn, &credentials, Permission::EditLocks)?;
             let lock_ref = lock_ref?;
             let invalid = unprocessable(None);
             let changes = LockChanges {
@@ -303,8 +300,7 @@ pub async fn destroy(
     let deleted = state
         .db
         .run(move |conn| -> Result<LockBody, ApiError> {
-            let user = services.user(conn, &credentials)?;
-            services.require(conn, &user, Permission::DestroyLocks)?;
+            let user = services.user_with(conn, &credentials, Permission::DestroyLocks)?;
             let view = services.locks.destroy(conn, &lock_ref?)?;
             log::info!("user {:?} deleted lock {:?}", user.login, view.lock.name);
             Ok(LockBody::new(view, None))
@@ -377,8 +373,7 @@ pub async fn events(
     let (page, per_page, total, results) = state
         .db
         .run(move |conn| -> Result<_, ApiError> {
-            let user = services.user(conn, &credentials)?;
-            services.require(conn, &user, Permission::ViewLockEvents)?;
+            services.user_with(conn, &credentials, Permission::ViewLockEvents)?;
             let (page, per_page) = paging.resolve(foreman_settings::entries_per_page(conn)?)?;
             let listed = services
                 .locks

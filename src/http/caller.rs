@@ -126,6 +126,18 @@ impl Services {
         })
     }
 
+    /// The admin routes' guard: the Basic-authenticated user, if they hold `permission`.
+    pub fn user_with(
+        &self,
+        conn: &mut PgConnection,
+        credentials: &Credentials,
+        permission: Permission,
+    ) -> Result<User, ApiError> {
+        let user = self.user(conn, credentials)?;
+        self.require(conn, &user, permission)?;
+        Ok(user)
+    }
+
     /// 403 with Foreman's `missing_permissions` unless `user` holds `permission`.
     pub fn require(
         &self,
