@@ -850,13 +850,10 @@ fn machine_busy_seconds() -> f64 {
         .skip(1)
         .filter_map(|t| t.parse().ok())
         .collect();
-    // user nice system idle iowait irq softirq steal …
-    let busy: f64 = ticks
+    // Columns: user nice system idle iowait irq softirq steal …; busy is all but idle and iowait.
+    let busy: f64 = [0, 1, 2, 5, 6, 7]
         .iter()
-        .enumerate()
-        .filter(|(i, _)| ![3, 4].contains(i))
-        .take(6)
-        .map(|(_, t)| t)
+        .filter_map(|&i| ticks.get(i))
         .sum();
     busy / TICKS_PER_SECOND
 }
