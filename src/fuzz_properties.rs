@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use crate::demo::pki::{Authority, Validity};
 use crate::identity::certificate::decode_forwarded_pem;
 use crate::identity::users::BasicCredentials;
-use crate::locks::lock_ref::{LockRef, MAX_NAME_CHARS};
+use crate::locks::name::{LockRef, MAX_NAME_CHARS};
 use crate::locks::search::{parse_order, parse_search};
 
 fn issued_pem() -> &'static str {
@@ -52,13 +52,14 @@ proptest! {
             prop_assert!(!name.is_empty() && name.chars().count() <= MAX_NAME_CHARS);
             prop_assert!(!name.contains('/'));
             prop_assert!(!name.chars().any(char::is_control));
+            prop_assert!(!name.trim().is_empty());
             prop_assert!(name != "." && name != "..");
         }
     }
 
     #[test]
-    fn every_valid_name_survives_url_encoding(name in "[^/\\p{Cc}]{1,60}") {
-        prop_assume!(name != "." && name != "..");
+    fn every_valid_name_survives_url_encoding(name in "[^/\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}]{1,60}") {
+        prop_assume!(name != "." && name != ".." && !name.trim().is_empty());
         let encoded = percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC).to_string();
         let parsed = LockRef::parse(&encoded).expect("valid name");
         prop_assert_eq!(parsed.as_str(), name.as_str());

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod http;
 pub mod identity;
 pub mod locks;
+pub mod services;
 pub mod settings;
 pub mod storage;
 

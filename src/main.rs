@@ -39,7 +39,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve => commands::serve(config),
         Command::Migrate => commands::migrate(config),
-        Command::CheckConfig => commands::check_config(config),
+        Command::CheckConfig => commands::check_config::run(config),
         Command::ExpireEvents(args) => commands::expire_events(config, &args),
         Command::Demo(args) => commands::demo::run(args),
     }

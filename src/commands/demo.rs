@@ -4,13 +4,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
 
 use super::{fail, run_server};
 use crate::demo::pki::{Authority, Validity};
 use crate::demo::FOREMAN_SCHEMA_SQL;
-use crate::http::AppState;
-use crate::settings::Settings;
-use crate::storage::{migrations, Database};
+use crate::settings::{ListenAddr, Secret, Settings};
+use crate::storage::migrations;
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -21,7 +21,7 @@ pub struct DemoArgs {
     #[arg(long, default_value = "foreman_dlm_demo")]
     database: String,
     #[arg(long, default_value = "127.0.0.1:8090")]
-    listen: String,
+    listen: std::net::SocketAddr,
     /// Directory for the generated CA and host certificates.
     #[arg(long, default_value = "/tmp/foreman-dlm-demo")]
     cert_dir: PathBuf,
@@ -32,12 +32,12 @@ const DEMO_ADMIN_PASSWORD: &str = "changeme";
 
 pub fn run(args: DemoArgs) -> ExitCode {
     match prepare(&args) {
-        Ok((settings, state)) => run_server(&settings, state),
+        Ok(settings) => run_server(&settings),
         Err(e) => fail(e),
     }
 }
 
-fn prepare(args: &DemoArgs) -> Result<(Settings, AppState), String> {
+fn prepare(args: &DemoArgs) -> Result<Settings, String> {
     if args.database.is_empty()
         || !args
             .database
@@ -47,7 +47,7 @@ fn prepare(args: &DemoArgs) -> Result<(Settings, AppState), String> {
         return Err("--database may contain only a-z, 0-9 and _".into());
     }
     let database_url = sibling_database_url(&args.admin_url, &args.database)?;
-    let mut admin = Database::connect_now(&args.admin_url).map_err(|e| {
+    let mut admin = PgConnection::establish(&args.admin_url).map_err(|e| {
         format!(
             "cannot connect to {}: {}",
             args.admin_url,
@@ -63,7 +63,7 @@ fn prepare(args: &DemoArgs) -> Result<(Settings, AppState), String> {
             .batch_execute(&statement)
             .map_err(|e| format!("cannot create the demo database: {e}"))?;
     }
-    let mut conn = Database::connect_now(&database_url).map_err(|e| e.to_string())?;
+    let mut conn = PgConnection::establish(&database_url).map_err(|e| e.to_string())?;
     conn.batch_execute(FOREMAN_SCHEMA_SQL)
         .map_err(|e| format!("cannot load the Foreman schema: {e}"))?;
     let hosts: Vec<String> = DEMO_HOSTS
@@ -91,12 +91,11 @@ fn prepare(args: &DemoArgs) -> Result<(Settings, AppState), String> {
     let ca_file = write_certificates(&args.cert_dir)
         .map_err(|e| format!("cannot write certificates: {e}"))?;
     let mut settings = Settings::from_defaults_and_env().map_err(|e| e.to_string())?;
-    settings.database.url = Some(database_url);
-    settings.http.listen = args.listen.clone();
+    settings.database.url = Some(Secret::new(database_url));
+    settings.http.listen = ListenAddr::Tcp(args.listen);
     settings.client_cert.ca_files = vec![ca_file];
-    let state = AppState::from_settings(&settings)?;
     print_instructions(args);
-    Ok((settings, state))
+    Ok(settings)
 }
 
 fn sibling_database_url(admin_url: &str, database: &str) -> Result<String, String> {

@@ -4,4 +4,4 @@
 pub mod pki;
 
 /// Foreman's tables as the tests and the demo create them (see the file's header).
-pub const FOREMAN_SCHEMA_SQL: &str = include_str!("../../tests/fixtures/foreman_schema.sql");
+pub const FOREMAN_SCHEMA_SQL: &str = include_str!("foreman_schema.sql");

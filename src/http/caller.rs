@@ -1,37 +1,26 @@
-//! Who is calling: a host (client certificate) or a Foreman user (HTTP Basic), as the plugin
-//! decides it: on the lock routes a recognised host certificate wins; the admin routes take only
-//! Foreman users, so a host certificate alone gets 401 there.
+//! Who is calling, as the plugin decides it: on the lock routes a recognised host certificate wins;
+//! the admin routes take only Foreman users, so a host certificate alone gets 401 there.
 
 use std::future::{ready, Ready};
+use std::net::IpAddr;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, FromRequest, HttpRequest};
-use diesel::pg::PgConnection;
 
 use super::error::ApiError;
-use super::tls::TlsPeer;
-use super::{AppState, Services};
-use crate::identity::users::{authorize, BasicCredentials, Permission, User};
-use crate::identity::{Credential, Host};
+use super::tls::{TlsPeer, UnixSocketPeer};
+use super::AppState;
+use crate::identity::users::{BasicCredentials, MalformedLogin, Permission, User};
+use crate::identity::{Credential, Presented, Transport};
 
-/// Everything a request presents as identity, read before any database work.
+/// Everything a request presents as identity, read before any database or CPU-heavy work.
 pub struct Credentials {
-    certificate: Credential,
-    basic: Option<BasicCredentials>,
-    /// For log lines about failed logins; formatted only when such a line is written.
-    peer: Peer,
-}
-
-struct Peer(Option<std::net::IpAddr>);
-
-impl std::fmt::Display for Peer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(ip) => write!(f, "{ip}"),
-            None => f.write_str("unknown"),
-        }
-    }
+    presented: Option<Presented>,
+    basic: Result<Option<BasicCredentials>, MalformedLogin>,
+    /// The client's address: the TCP peer, or — behind Apache — the address Apache appended to
+    /// X-Forwarded-For. For rate limits and log lines.
+    pub client: Option<IpAddr>,
 }
 
 impl FromRequest for Credentials {
@@ -42,110 +31,129 @@ impl FromRequest for Credentials {
         let Some(state) = req.app_data::<web::Data<AppState>>() else {
             return ready(Err(ApiError::Internal("application state missing".into())));
         };
-        let peer = req.peer_addr().map(|a| a.ip());
         let authenticator = &state.services.certificates;
-        // On the TLS listener only the handshake's certificate counts; elsewhere the headers of a
-        // trusted proxy.
-        let certificate = match req.conn_data::<TlsPeer>() {
-            Some(TlsPeer(cert)) => authenticator.credential_from_peer_certificate(cert.as_deref()),
-            None => authenticator.credential_from_headers(peer, req.headers()),
+        let transport = transport(req);
+        let presented = match req.conn_data::<TlsPeer>() {
+            Some(TlsPeer(cert)) => authenticator.present_peer_certificate(cert.as_deref()),
+            None => authenticator.present_headers(transport, req.headers()),
         };
-        let basic = req
-            .headers()
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(BasicCredentials::from_header);
+        let client = if authenticator.trusts(transport) {
+            forwarded_for(req).or_else(|| req.peer_addr().map(|a| a.ip()))
+        } else {
+            req.peer_addr().map(|a| a.ip())
+        };
+        let basic = match req.headers().get(AUTHORIZATION).map(|v| v.to_str()) {
+            None => Ok(None),
+            Some(Ok(value)) => BasicCredentials::from_header(value),
+            Some(Err(_)) => Err(MalformedLogin(
+                "the Authorization header is not printable ASCII".into(),
+            )),
+        };
         ready(Ok(Credentials {
-            certificate,
+            presented: Some(presented),
             basic,
-            peer: Peer(peer),
+            client,
         }))
     }
 }
 
-pub enum Caller {
-    Host(Host),
-    User(User),
+fn transport(req: &HttpRequest) -> Transport {
+    if req.conn_data::<TlsPeer>().is_some() {
+        Transport::Tls
+    } else if req.conn_data::<UnixSocketPeer>().is_some() {
+        Transport::UnixSocket
+    } else {
+        match req.peer_addr() {
+            Some(addr) => Transport::Tcp(addr.ip()),
+            None => Transport::UnixSocket,
+        }
+    }
 }
 
-impl Services {
-    /// The lock routes' caller: a host identified by its certificate (its check-in recorded), else
-    /// a Foreman user.
-    pub fn host_or_user(
-        &self,
-        conn: &mut PgConnection,
-        credentials: &Credentials,
-    ) -> Result<Caller, ApiError> {
-        let mut unknown_subject = None;
-        match &credentials.certificate {
-            Credential::Verified { subject } => {
-                match self.certificates.find_host_checking_in(conn, subject)? {
-                    Some(host) => return Ok(Caller::Host(host)),
-                    None => {
-                        log::info!(
-                            "certificate {subject:?} from {} matches no host",
-                            credentials.peer
-                        );
-                        unknown_subject = Some(subject.clone());
-                    }
-                }
+/// The last X-Forwarded-For entry: the one our own proxy appended (mod_proxy adds the client's
+/// address at the end; anything before it the client may have sent itself).
+fn forwarded_for(req: &HttpRequest) -> Option<IpAddr> {
+    let last = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .last()?;
+    last.trim().parse().ok()
+}
+
+impl Credentials {
+    /// The client certificate's credential; a certificate not verified recently is verified on
+    /// the blocking pool, not on this HTTP worker.
+    pub async fn certificate(&mut self, state: &AppState) -> Credential {
+        match self.presented.take() {
+            None => Credential::Missing {
+                reason: "no client certificate".into(),
+            },
+            Some(Presented::Decided(credential)) => credential,
+            Some(Presented::Unverified { key, cert }) => {
+                let authenticator = state.services.certificates.clone();
+                web::block(move || authenticator.verify(key, &cert))
+                    .await
+                    .unwrap_or_else(|_| Credential::Missing {
+                        reason: "certificate verification did not finish".into(),
+                    })
             }
-            Credential::Missing { reason } if credentials.basic.is_none() => {
-                log::info!(
-                    "request from {} without identity ({reason})",
-                    credentials.peer
-                );
-            }
-            Credential::Missing { .. } => {}
         }
-        if credentials.basic.is_none() {
-            return Err(ApiError::Unauthorized {
-                login: unknown_subject,
-            });
-        }
-        self.user(conn, credentials).map(Caller::User)
     }
 
-    /// The admin routes' caller: a Foreman user by HTTP Basic (password or personal access token).
-    pub fn user(
+    /// Whether the request carries HTTP Basic credentials at all.
+    pub fn has_login(&self) -> bool {
+        !matches!(self.basic, Ok(None))
+    }
+}
+
+impl AppState {
+    /// A Foreman user by HTTP Basic (password or personal access token). `unknown_subject`: the
+    /// verified certificate that matched no host, shown in the 401 as Foreman shows it.
+    pub async fn user(
         &self,
-        conn: &mut PgConnection,
         credentials: &Credentials,
+        unknown_subject: Option<String>,
     ) -> Result<User, ApiError> {
-        let Some(basic) = &credentials.basic else {
-            return Err(ApiError::Unauthorized { login: None });
+        let basic = match &credentials.basic {
+            Ok(Some(basic)) => basic,
+            Ok(None) => {
+                return Err(ApiError::Unauthorized {
+                    login: unknown_subject,
+                })
+            }
+            Err(malformed) => return Err(ApiError::from(malformed.clone())),
         };
-        self.users.authenticate(conn, basic).map_err(|failure| {
-            // The login is quoted (escaping control characters); the secret is never logged.
-            log::warn!(
-                "failed login for user {:?} from {}: {failure:?}",
-                basic.login,
-                credentials.peer
-            );
-            ApiError::from(failure)
-        })
+        self.services
+            .users
+            .authenticate(basic, credentials.client)
+            .await
+            .map_err(|failure| {
+                // The login is quoted (escaping control characters); the secret is never logged.
+                log::warn!(
+                    "failed login for user {:?} from {}: {failure:?}",
+                    basic.login,
+                    display_address(credentials.client)
+                );
+                ApiError::from(failure)
+            })
     }
 
     /// The admin routes' guard: the Basic-authenticated user, if they hold `permission`.
-    pub fn user_with(
+    pub async fn user_with(
         &self,
-        conn: &mut PgConnection,
         credentials: &Credentials,
         permission: Permission,
     ) -> Result<User, ApiError> {
-        let user = self.user(conn, credentials)?;
-        self.require(conn, &user, permission)?;
+        let user = self.user(credentials, None).await?;
+        self.require(&user, permission).await?;
         Ok(user)
     }
 
     /// 403 with Foreman's `missing_permissions` unless `user` holds `permission`.
-    pub fn require(
-        &self,
-        conn: &mut PgConnection,
-        user: &User,
-        permission: Permission,
-    ) -> Result<(), ApiError> {
-        if authorize(conn, user, permission)? {
+    pub async fn require(&self, user: &User, permission: Permission) -> Result<(), ApiError> {
+        if self.services.users.authorize(user, permission).await? {
             return Ok(());
         }
         log::info!("user {:?} lacks {}", user.login, permission.name());
@@ -157,4 +165,8 @@ impl Services {
             ),
         })
     }
+}
+
+pub fn display_address(address: Option<IpAddr>) -> String {
+    address.map_or_else(|| "an unknown address".to_string(), |ip| ip.to_string())
 }

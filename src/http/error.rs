@@ -9,9 +9,11 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Map, Value};
 
-use crate::identity::users::LoginFailure;
+use crate::identity::users::{LoginFailure, MalformedLogin};
 use crate::locks::{InvalidLockName, LockError};
-use crate::storage::{StorageError, StorageFailure};
+
+const UNAVAILABLE: &str =
+    "The lock service cannot reach its database right now; please retry later.";
 
 /// Foreman's `resource_name` for this controller, used in its 404 message.
 const RESOURCE_NAME: &str = "dlmlock";
@@ -55,10 +57,20 @@ pub enum ApiError {
     BadJson(String),
     UnsupportedMediaType,
     PayloadTooLarge,
+    /// The body did not arrive within `http.body_timeout_seconds`.
+    RequestTimeout,
     RouteNotFound,
     MethodNotAllowed,
+    /// Too many failed logins from this address or for this login.
+    TooManyRequests {
+        retry_after_seconds: u64,
+    },
+    /// Every password-hashing thread is busy: retry shortly.
+    Busy,
     Unavailable(String),
     Internal(String),
+    /// An error the framework produced (a status and nothing else we can trust).
+    Framework(StatusCode),
 }
 
 impl fmt::Display for ApiError {
@@ -128,12 +140,22 @@ impl ApiError {
             }),
             ApiError::UnsupportedMediaType => message("'Content-Type: application/json' header is required"),
             ApiError::PayloadTooLarge => message("Request body too large"),
+            ApiError::RequestTimeout => message("The request body did not arrive in time"),
             ApiError::RouteNotFound => message("Route not found"),
             ApiError::MethodNotAllowed => message("Method not allowed for this resource"),
-            ApiError::Unavailable(_) => {
-                message("The lock service cannot reach its database right now; please retry later.")
-            }
+            ApiError::TooManyRequests {
+                retry_after_seconds,
+            } => message(format!(
+                "Too many failed logins, please try again in {retry_after_seconds} seconds."
+            )),
+            ApiError::Busy => message("The service is busy checking logins; please retry shortly."),
+            ApiError::Unavailable(_) => message(UNAVAILABLE),
             ApiError::Internal(_) => message("Internal server error"),
+            ApiError::Framework(status) => message(
+                status
+                    .canonical_reason()
+                    .unwrap_or("The request could not be handled"),
+            ),
         }
     }
 }
@@ -151,9 +173,12 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) | ApiError::BadJson(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Busy | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Framework(status) => *status,
         }
     }
 
@@ -164,25 +189,30 @@ impl ResponseError for ApiError {
             _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
-        if matches!(self, ApiError::Unavailable(_)) {
-            response.insert_header(("Retry-After", "5"));
+        match self {
+            ApiError::Unavailable(_) => {
+                response.insert_header(("Retry-After", "5"));
+            }
+            ApiError::Busy => {
+                response.insert_header(("Retry-After", "1"));
+            }
+            ApiError::TooManyRequests {
+                retry_after_seconds,
+            } => {
+                response.insert_header(("Retry-After", retry_after_seconds.to_string()));
+            }
+            _ => {}
         }
         response.json(self.body())
-    }
-}
-
-impl From<StorageError> for ApiError {
-    fn from(e: StorageError) -> Self {
-        match e {
-            StorageError::Unavailable(cause) => ApiError::Unavailable(cause),
-            StorageError::Query(cause) => ApiError::Internal(cause.to_string()),
-        }
     }
 }
 
 impl From<LockError> for ApiError {
     fn from(e: LockError) -> Self {
         match e {
+            LockError::UnknownHost { subject } => ApiError::Unauthorized {
+                login: Some(subject),
+            },
             LockError::NotFound(id) => ApiError::NotFound { id },
             LockError::PreconditionFailed { lock_id } => ApiError::PreconditionFailed { lock_id },
             LockError::BadQuery(text) => ApiError::BadRequest(text),
@@ -190,7 +220,8 @@ impl From<LockError> for ApiError {
                 id: lock_id,
                 errors,
             },
-            LockError::Storage(e) => ApiError::from(e),
+            LockError::Unavailable(cause) => ApiError::Unavailable(cause),
+            LockError::Internal(cause) => ApiError::Internal(cause),
         }
     }
 }
@@ -203,7 +234,12 @@ impl From<LoginFailure> for ApiError {
             LoginFailure::ExternalSource { login, source } => {
                 ApiError::ExternalAuthSource { login, source }
             }
-            LoginFailure::Storage(e) => ApiError::from(e),
+            LoginFailure::RateLimited { retry_after } => ApiError::TooManyRequests {
+                retry_after_seconds: retry_after.as_secs().max(1),
+            },
+            LoginFailure::Busy => ApiError::Busy,
+            LoginFailure::Unavailable(cause) => ApiError::Unavailable(cause),
+            LoginFailure::Internal(cause) => ApiError::Internal(cause),
         }
     }
 }
@@ -214,9 +250,9 @@ impl From<InvalidLockName> for ApiError {
     }
 }
 
-impl StorageFailure for ApiError {
-    fn is_unavailable(&self) -> bool {
-        matches!(self, ApiError::Unavailable(_))
+impl From<MalformedLogin> for ApiError {
+    fn from(e: MalformedLogin) -> Self {
+        ApiError::BadRequest(e.0)
     }
 }
 
@@ -256,9 +292,18 @@ mod tests {
             (ApiError::BadRequest("bad".into()), 400),
             (ApiError::UnsupportedMediaType, 415),
             (ApiError::PayloadTooLarge, 413),
+            (ApiError::RequestTimeout, 408),
             (ApiError::RouteNotFound, 404),
             (ApiError::MethodNotAllowed, 405),
             (ApiError::Unavailable("connection refused".into()), 503),
+            (
+                ApiError::TooManyRequests {
+                    retry_after_seconds: 30,
+                },
+                429,
+            ),
+            (ApiError::Busy, 503),
+            (ApiError::Framework(StatusCode::URI_TOO_LONG), 414),
             (
                 ApiError::Internal("relation \"dlmlocks\" does not exist".into()),
                 500,

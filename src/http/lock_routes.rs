@@ -1,25 +1,30 @@
 //! GET/PUT/DELETE `/api/dlmlocks/:id/lock` and GET `/api/dlmlocks/:id`: show, acquire, release.
 //!
-//! Hosts (by certificate) may do all three; the plugin's order of checks is kept: identify the
-//! caller (401), record a host's check-in, find the lock (404, or auto-create for PUT/DELETE),
-//! then act (412 when refused). Foreman users may show (`view_dlmlocks`); taking or giving back a
-//! lock needs a host, so a user gets 403 (after the `edit_dlmlocks` check, as in the plugin).
+//! Hosts (by certificate) may do all three. Foreman users may show (`view_dlmlocks`); taking or
+//! giving back a lock needs a host, so a user gets 403 (after the `edit_dlmlocks` check, as in
+//! the plugin). These routes take no body: one is never read, so a client trickling a body holds
+//! nothing, and a large one is refused.
 
+use actix_web::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::caller::{Caller, Credentials};
+use super::caller::{display_address, Credentials};
 use super::error::{ApiError, NEEDS_HOST_CERTIFICATE};
 use super::views::LockBody;
 use super::AppState;
 use crate::identity::users::Permission;
-use crate::locks::LockRef;
+use crate::identity::Credential;
+use crate::locks::{LockError, LockRef};
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Action {
     Show,
     Acquire,
     Release,
 }
+
+/// The most a lock request's (ignored) body may announce: clients send none, or `{}`.
+const MAX_IGNORED_BODY_BYTES: u64 = 1024;
 
 /// The `:id` path segment, parsed into a lock reference (400 when it cannot name a lock).
 ///
@@ -33,6 +38,22 @@ pub fn lock_ref(req: &HttpRequest) -> Result<LockRef, ApiError> {
         .and_then(|_| segments.next())
         .unwrap_or_default();
     Ok(LockRef::parse(raw)?)
+}
+
+/// Refuses a body on a route that takes none, before anything else happens.
+pub fn refuse_body(req: &HttpRequest) -> Result<(), ApiError> {
+    if req.headers().contains_key(TRANSFER_ENCODING) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_IGNORED_BODY_BYTES) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    Ok(())
 }
 
 pub async fn show(
@@ -59,57 +80,60 @@ pub async fn release(
     handle(req, credentials, state, Action::Release).await
 }
 
-/// Lock requests carry no body (clients send none or `{}`); anything large is refused unread.
-const MAX_LOCK_BODY_BYTES: u64 = 64 * 1024;
-
 async fn handle(
     req: HttpRequest,
-    credentials: Credentials,
+    mut credentials: Credentials,
     state: web::Data<AppState>,
     action: Action,
 ) -> Result<HttpResponse, ApiError> {
-    let declared_length = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared_length.is_some_and(|n| n > MAX_LOCK_BODY_BYTES) {
-        return Err(ApiError::PayloadTooLarge);
-    }
-    let services = state.services.clone();
-    let lock_ref = lock_ref(&req);
-    let body = state
-        .db
-        .run(move |conn| -> Result<LockBody, ApiError> {
-            match services.host_or_user(conn, &credentials)? {
-                Caller::Host(host) => {
-                    let lock_ref = lock_ref?;
-                    let view = match action {
-                        Action::Show => services.locks.show(conn, &lock_ref)?,
-                        Action::Acquire => services.locks.acquire(conn, &host, &lock_ref)?,
-                        Action::Release => services.locks.release(conn, &host, &lock_ref)?,
-                    };
-                    log::debug!("host {} {:?}", host.name, lock_ref.as_str());
-                    let viewer = (action == Action::Show).then_some(&host);
-                    Ok(LockBody::new(view, viewer))
+    refuse_body(&req)?;
+    let lock = lock_ref(&req)?;
+    let locks = &state.services.locks;
+    let unknown_subject = match credentials.certificate(&state).await {
+        Credential::Verified(certificate) => {
+            let answer = match action {
+                Action::Show => locks.show_for_host(&certificate, &lock).await,
+                Action::Acquire => locks.acquire(&certificate, &lock).await,
+                Action::Release => locks.release(&certificate, &lock).await,
+            };
+            match answer {
+                Ok(answer) => {
+                    log::debug!("host {} {action:?} {:?}", answer.caller.name, lock.as_str());
+                    let viewer = (action == Action::Show).then_some(&answer.caller);
+                    return Ok(HttpResponse::Ok().json(LockBody::new(answer.lock, viewer)));
                 }
-                Caller::User(user) => {
-                    let needed = if action == Action::Show {
-                        Permission::ViewLocks
-                    } else {
-                        Permission::EditLocks
-                    };
-                    services.require(conn, &user, needed)?;
-                    if action != Action::Show {
-                        return Err(ApiError::Forbidden {
-                            missing_permission: None,
-                            details: NEEDS_HOST_CERTIFICATE.into(),
-                        });
-                    }
-                    Ok(LockBody::new(services.locks.show(conn, &lock_ref?)?, None))
+                Err(LockError::UnknownHost { subject }) => {
+                    log::info!(
+                        "certificate {subject:?} from {} matches no host",
+                        display_address(credentials.client)
+                    );
+                    Some(subject)
                 }
+                Err(e) => return Err(e.into()),
             }
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(body))
+        }
+        Credential::Missing { reason } => {
+            if !credentials.has_login() {
+                log::info!(
+                    "request from {} without identity ({reason})",
+                    display_address(credentials.client)
+                );
+            }
+            None
+        }
+    };
+    let user = state.user(&credentials, unknown_subject).await?;
+    let needed = if action == Action::Show {
+        Permission::ViewLocks
+    } else {
+        Permission::EditLocks
+    };
+    state.require(&user, needed).await?;
+    if action != Action::Show {
+        return Err(ApiError::Forbidden {
+            missing_permission: None,
+            details: NEEDS_HOST_CERTIFICATE.into(),
+        });
+    }
+    Ok(HttpResponse::Ok().json(LockBody::new(locks.show(&lock).await?, None)))
 }

@@ -5,11 +5,14 @@
 //! refused certificate so gets the API's JSON 401 rather than an opaque TLS alert.
 
 use std::any::Any;
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use actix_tls::accept::openssl::TlsStream;
 use actix_web::dev::Extensions;
-use actix_web::rt::net::TcpStream;
+use actix_web::rt::net::{TcpStream, UnixStream};
 use openssl::pkey::PKey;
 use openssl::ssl::{SslAcceptor, SslAcceptorBuilder, SslMethod, SslVerifyMode};
 use openssl::x509::{X509Name, X509};
@@ -21,11 +24,87 @@ use crate::settings::TlsSettings;
 #[derive(Clone)]
 pub struct TlsPeer(pub Option<X509>);
 
-/// `HttpServer::on_connect` hook: remembers the peer certificate of each TLS connection. On a
-/// resumed TLS 1.2 session OpenSSL restores the certificate from the session.
-pub fn record_peer_certificate(connection: &dyn Any, data: &mut Extensions) {
+/// Present in a request's connection data when the request came over the Unix socket.
+#[derive(Clone, Copy)]
+pub struct UnixSocketPeer;
+
+/// Open TLS connections per source address, so that one address cannot hold every connection
+/// the service can serve.
+#[derive(Clone)]
+pub struct ConnectionLimit {
+    per_address: usize,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// Counts its connection while the connection lives (it sits in the connection's data).
+struct Counted {
+    address: IpAddr,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.open.lock() {
+            if let Some(count) = open.get_mut(&self.address) {
+                *count -= 1;
+                if *count == 0 {
+                    open.remove(&self.address);
+                }
+            }
+        }
+    }
+}
+
+impl ConnectionLimit {
+    pub fn new(per_address: usize) -> ConnectionLimit {
+        ConnectionLimit {
+            per_address,
+            open: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Counts a new connection from `address`; `None` when the address is over its limit.
+    fn admit(&self, address: IpAddr) -> Option<Counted> {
+        let mut open = self.open.lock().ok()?;
+        let count = open.entry(address).or_insert(0);
+        if *count >= self.per_address {
+            return None;
+        }
+        *count += 1;
+        Some(Counted {
+            address,
+            open: self.open.clone(),
+        })
+    }
+}
+
+/// `HttpServer::on_connect` hook. On the TLS listener it remembers the peer certificate (on a
+/// resumed TLS 1.2 session OpenSSL restores it from the session) and enforces the per-address
+/// connection limit: a connection over it is shut down right after the handshake. On the Unix
+/// socket it marks the connection as Apache's.
+pub fn on_connect(limit: &ConnectionLimit, connection: &dyn Any, data: &mut Extensions) {
     if let Some(stream) = connection.downcast_ref::<TlsStream<TcpStream>>() {
+        let tcp = stream.get_ref();
+        if let Ok(peer) = tcp.peer_addr() {
+            match limit.admit(peer.ip()) {
+                Some(counted) => data.insert(counted),
+                None => {
+                    log::warn!(
+                        "closing a TLS connection from {}: it already has {} open",
+                        peer.ip(),
+                        limit.per_address
+                    );
+                    let _ = nix::sys::socket::shutdown(
+                        std::os::fd::AsRawFd::as_raw_fd(tcp),
+                        nix::sys::socket::Shutdown::Both,
+                    );
+                    return;
+                }
+            };
+        }
         data.insert(TlsPeer(stream.ssl().peer_certificate()));
+    } else if connection.downcast_ref::<UnixStream>().is_some() {
+        data.insert(UnixSocketPeer);
     }
 }
 
@@ -33,7 +112,7 @@ pub fn record_peer_certificate(connection: &dyn Any, data: &mut Extensions) {
 /// certificate are start-up errors in plain words.
 pub fn acceptor(
     tls: &TlsSettings,
-    client_ca_files: &[std::path::PathBuf],
+    client_ca_files: &[&std::path::PathBuf],
 ) -> Result<SslAcceptorBuilder, String> {
     let internal = |what: &str| format!("cannot set up TLS: {what}");
     let mut builder = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())
@@ -96,7 +175,7 @@ pub fn acceptor(
     // Tell clients which CAs we accept, as Apache does from SSLCACertificateFile.
     let mut names = Vec::new();
     for path in client_ca_files {
-        let pem = readable("client_cert.ca_files", path)?;
+        let pem = readable("client_cert.ca_files/katello_ca_files", path)?;
         for cert in X509::stack_from_pem(&pem).unwrap_or_default() {
             if let Ok(name) = cert.subject_name().to_owned() {
                 names.push(name);

@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use serde::{Serialize, Serializer};
 
-use crate::identity::Host;
-use crate::locks::LockView;
+use crate::locks::model::{Lock, LockEvent};
+use crate::locks::Caller;
 
 /// `api/v2/dlmlocks/show`: base attributes, timestamps and the holder.
 #[derive(Debug, Serialize)]
@@ -32,8 +32,8 @@ pub struct HolderBody {
 
 impl LockBody {
     /// `viewer` is the host that asked, when `self` should be shown (the plugin's show view).
-    pub fn new(view: LockView, viewer: Option<&Host>) -> LockBody {
-        let host = match (view.lock.host_id, view.holder_name) {
+    pub fn new(lock: Lock, viewer: Option<&Caller>) -> LockBody {
+        let host = match (lock.host_id, lock.holder_name) {
             (Some(holder_id), Some(name)) => Some(HolderBody {
                 name,
                 is_self: viewer.map(|v| v.id == holder_id),
@@ -41,14 +41,40 @@ impl LockBody {
             _ => None,
         };
         LockBody {
-            id: view.lock.id,
-            host_id: view.lock.host_id,
-            name: view.lock.name,
-            enabled: view.lock.enabled,
-            lock_type: view.lock.lock_type,
-            created_at: view.lock.created_at,
-            updated_at: view.lock.updated_at,
+            id: lock.id,
+            host_id: lock.host_id,
+            name: lock.name,
+            enabled: lock.enabled,
+            lock_type: lock.lock_type,
+            created_at: lock.created_at,
+            updated_at: lock.updated_at,
             host,
+        }
+    }
+}
+
+/// The plugin's event view (id, event_type, timestamps) plus who: host and user ids.
+#[derive(Debug, Serialize)]
+pub struct EventBody {
+    id: i64,
+    event_type: Option<String>,
+    host_id: Option<i32>,
+    user_id: Option<i32>,
+    #[serde(serialize_with = "foreman_time")]
+    created_at: Option<NaiveDateTime>,
+    #[serde(serialize_with = "foreman_time")]
+    updated_at: Option<NaiveDateTime>,
+}
+
+impl From<LockEvent> for EventBody {
+    fn from(e: LockEvent) -> Self {
+        EventBody {
+            id: e.id,
+            event_type: e.event_type,
+            host_id: e.host_id,
+            user_id: e.user_id,
+            created_at: Some(e.created_at),
+            updated_at: Some(e.updated_at),
         }
     }
 }
@@ -67,30 +93,27 @@ pub(crate) fn foreman_time<S: Serializer>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::locks::LockRow;
 
-    fn view(host_id: Option<i32>, holder: Option<&str>) -> LockView {
-        LockView {
-            lock: LockRow {
-                id: 3,
-                name: "cluster-a".into(),
-                lock_type: Some("ForemanDlm::Dlmlock::Update".into()),
-                enabled: true,
-                host_id,
-                created_at: NaiveDateTime::parse_from_str(
-                    "2021-11-26 08:27:28.123456",
-                    "%Y-%m-%d %H:%M:%S%.f",
-                )
-                .ok(),
-                updated_at: None,
-            },
+    fn view(host_id: Option<i32>, holder: Option<&str>) -> Lock {
+        Lock {
+            id: 3,
+            name: "cluster-a".into(),
+            lock_type: Some("ForemanDlm::Dlmlock::Update".into()),
+            enabled: true,
+            host_id,
             holder_name: holder.map(str::to_string),
+            created_at: NaiveDateTime::parse_from_str(
+                "2021-11-26 08:27:28.123456",
+                "%Y-%m-%d %H:%M:%S%.f",
+            )
+            .ok(),
+            updated_at: None,
         }
     }
 
     #[test]
     fn shapes_match_the_plugin() {
-        let me = Host {
+        let me = Caller {
             id: 5,
             name: "web1.example.com".into(),
         };

@@ -1,16 +1,10 @@
-//! Client certificates: decoding what Apache forwards, and verifying it ourselves.
-//!
-//! foreman-dlm does not take Apache's word for a certificate: it checks the chain, the validity
-//! dates and (where configured) the CRL against Foreman's CA files, as mod_ssl would.
+//! Client certificates as they arrive: decoding what Apache forwards, and reading the subject.
+//! Verification against the CAs is `trust.rs`.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
 
-use openssl::stack::Stack;
-use openssl::x509::store::{X509Lookup, X509Store, X509StoreBuilder};
-use openssl::x509::verify::X509VerifyFlags;
-use openssl::x509::{X509Crl, X509NameRef, X509Ref, X509StoreContext, X509VerifyResult, X509};
-use openssl::{nid::Nid, ssl::SslFiletype};
+use openssl::nid::Nid;
+use openssl::x509::{X509Ref, X509};
 
 /// A forwarded certificate that cannot be used. The text goes to the log, never to the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,191 +107,6 @@ pub fn common_name_from_dn(dn: &str) -> Option<String> {
     (!cn.is_empty() && !cn.chars().any(char::is_control)).then(|| cn.to_lowercase())
 }
 
-/// Foreman's CA files turned into OpenSSL trust stores.
-pub struct CertificateVerifier {
-    without_crl: X509Store,
-    /// Used for leaves whose issuer has a CRL; `None` when no CRL files are configured.
-    with_crl: Option<X509Store>,
-    crl_issuers: Vec<Vec<u8>>,
-}
-
-/// A CA or CRL file that cannot be used: a start-up error in plain words.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrustFileError(pub String);
-
-impl fmt::Display for TrustFileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for TrustFileError {}
-
-impl CertificateVerifier {
-    pub fn load(
-        ca_files: &[PathBuf],
-        crl_files: &[PathBuf],
-    ) -> Result<CertificateVerifier, TrustFileError> {
-        let mut cas = Vec::new();
-        for path in ca_files {
-            let pem = read_file("client_cert.ca_files", path)?;
-            let certs = X509::stack_from_pem(&pem).map_err(|_| {
-                TrustFileError(format!(
-                    "CA file {} is not a PEM certificate bundle",
-                    path.display()
-                ))
-            })?;
-            if certs.is_empty() {
-                return Err(TrustFileError(format!(
-                    "CA file {} contains no certificate",
-                    path.display()
-                )));
-            }
-            cas.extend(certs);
-        }
-        let mut crl_issuers = Vec::new();
-        for path in crl_files {
-            let pem = read_file("client_cert.crl_files", path)?;
-            let crls = split_pem_crls(&pem);
-            if crls.is_empty() {
-                return Err(TrustFileError(format!(
-                    "CRL file {} contains no CRL",
-                    path.display()
-                )));
-            }
-            for crl in crls {
-                let crl = X509Crl::from_pem(crl.as_bytes()).map_err(|_| {
-                    TrustFileError(format!(
-                        "CRL file {} holds a CRL that cannot be parsed",
-                        path.display()
-                    ))
-                })?;
-                let issuer = crl.issuer_name();
-                let signer = cas.iter().find(|ca| names_equal(ca.subject_name(), issuer));
-                match signer {
-                    Some(ca) if ca.public_key().is_ok_and(|key| crl.verify(&key).unwrap_or(false)) => {}
-                    Some(_) => {
-                        return Err(TrustFileError(format!(
-                            "CRL file {} holds a CRL whose signature does not match its CA",
-                            path.display()
-                        )))
-                    }
-                    None => {
-                        return Err(TrustFileError(format!(
-                            "CRL file {} holds a CRL from an issuer that is not in client_cert.ca_files",
-                            path.display()
-                        )))
-                    }
-                }
-                crl_issuers.push(
-                    issuer
-                        .to_der()
-                        .map_err(|_| TrustFileError("CRL issuer name".into()))?,
-                );
-            }
-        }
-        let without_crl = build_store(&cas, &[], X509VerifyFlags::empty())?;
-        let with_crl = if crl_files.is_empty() {
-            None
-        } else {
-            Some(build_store(&cas, crl_files, X509VerifyFlags::CRL_CHECK)?)
-        };
-        Ok(CertificateVerifier {
-            without_crl,
-            with_crl,
-            crl_issuers,
-        })
-    }
-
-    /// Verifies chain, dates and, when the issuer has a configured CRL, revocation.
-    pub fn verify(&self, cert: &X509Ref) -> Result<(), CertificateRejected> {
-        let issuer_der = cert.issuer_name().to_der().unwrap_or_default();
-        let store = match &self.with_crl {
-            Some(store) if self.crl_issuers.contains(&issuer_der) => store,
-            _ => &self.without_crl,
-        };
-        let failure = |_| CertificateRejected("certificate verification could not run".into());
-        let untrusted = Stack::new().map_err(failure)?;
-        let mut context = X509StoreContext::new().map_err(failure)?;
-        let result = context
-            .init(store, cert, &untrusted, |ctx| {
-                let ok = ctx.verify_cert()?;
-                Ok(if ok {
-                    X509VerifyResult::OK
-                } else {
-                    ctx.error()
-                })
-            })
-            .map_err(failure)?;
-        if result == X509VerifyResult::OK {
-            Ok(())
-        } else {
-            Err(CertificateRejected(format!(
-                "certificate verification failed: {}",
-                result.error_string()
-            )))
-        }
-    }
-}
-
-fn read_file(key: &str, path: &Path) -> Result<Vec<u8>, TrustFileError> {
-    std::fs::read(path)
-        .map_err(|e| TrustFileError(format!("{key}: cannot read {} ({e})", path.display())))
-}
-
-fn build_store(
-    cas: &[X509],
-    crl_files: &[PathBuf],
-    flags: X509VerifyFlags,
-) -> Result<X509Store, TrustFileError> {
-    let internal =
-        |what: &str| TrustFileError(format!("cannot build the certificate trust store: {what}"));
-    let mut builder = X509StoreBuilder::new().map_err(|_| internal("allocation"))?;
-    for ca in cas {
-        // The same CA listed in two bundles is harmless.
-        let _ = builder.add_cert(ca.clone());
-    }
-    if !crl_files.is_empty() {
-        let lookup = builder
-            .add_lookup(X509Lookup::file())
-            .map_err(|_| internal("CRL lookup"))?;
-        for path in crl_files {
-            lookup.load_crl_file(path, SslFiletype::PEM).map_err(|_| {
-                TrustFileError(format!("CRL file {} cannot be loaded", path.display()))
-            })?;
-        }
-    }
-    builder
-        .set_purpose(openssl::x509::X509PurposeId::SSL_CLIENT)
-        .map_err(|_| internal("purpose"))?;
-    builder.set_flags(flags).map_err(|_| internal("flags"))?;
-    Ok(builder.build())
-}
-
-fn split_pem_crls(pem: &[u8]) -> Vec<String> {
-    const BEGIN: &str = "-----BEGIN X509 CRL-----";
-    const END: &str = "-----END X509 CRL-----";
-    let text = String::from_utf8_lossy(pem);
-    let mut found = Vec::new();
-    let mut rest = text.as_ref();
-    while let Some(start) = rest.find(BEGIN) {
-        let Some(end) = rest[start..].find(END) else {
-            break;
-        };
-        let end = start + end + END.len();
-        found.push(rest[start..end].to_string());
-        rest = &rest[end..];
-    }
-    found
-}
-
-fn names_equal(a: &X509NameRef, b: &X509NameRef) -> bool {
-    match (a.to_der(), b.to_der()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,22 +143,6 @@ mod tests {
             );
             assert_eq!(common_name(&cert).as_deref(), Ok("web1.example.com"));
         }
-        let verifier = CertificateVerifier {
-            without_crl: build_store(
-                std::slice::from_ref(&ca.cert),
-                &[],
-                X509VerifyFlags::empty(),
-            )
-            .expect("store"),
-            with_crl: None,
-            crl_issuers: vec![],
-        };
-        assert_eq!(verifier.verify(&issued.cert), Ok(()));
-        let stranger = crate::demo::pki::Authority::new("other").expect("CA");
-        let foreign = stranger
-            .issue("web1", crate::demo::pki::Validity::default())
-            .expect("cert");
-        assert!(verifier.verify(&foreign.cert).is_err());
     }
 
     #[test]

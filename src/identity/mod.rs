@@ -1,79 +1,125 @@
-//! Who is calling: a host, identified by its client certificate.
+//! Who is calling: a host by its client certificate, or a Foreman user by HTTP Basic (`users`).
+//! This layer only identifies; what an identity may do is the lock domain's business.
 //!
-//! The certificate reaches us through Foreman's Apache vhost as request headers. Headers are only
-//! believed from a trusted proxy address, and even then the certificate is verified here against
-//! Foreman's CA files; Apache's verdict header alone identifies nobody unless the operator opts in.
+//! A certificate reaches us either in the TLS handshake of the direct listener, or through
+//! Foreman's Apache as request headers. Headers are only believed from Apache (the Unix socket,
+//! or a trusted proxy address), and even then the certificate is verified here against Foreman's
+//! CA files; Apache's verdict header alone identifies nobody unless the operator opts in.
 
 pub mod certificate;
+pub mod hashing;
+pub mod login_limits;
 pub mod passwords;
+pub mod trust;
 pub mod users;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use actix_web::http::header::{HeaderMap, HeaderName};
-use diesel::pg::PgConnection;
 use ipnet::IpNet;
-use openssl::x509::X509Ref;
+use openssl::x509::{X509Ref, X509};
 
 use crate::settings::ClientCertSettings;
-use crate::storage::{hosts, locks, StorageError};
-use certificate::{
-    common_name, common_name_from_dn, decode_forwarded_pem, CertificateVerifier, TrustFileError,
-};
+use certificate::{common_name, common_name_from_dn, decode_forwarded_pem};
+use trust::{Reload, TrustFileError, TrustFiles, TrustStore};
 
-/// A Foreman host, as identified by its certificate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Host {
-    pub id: i32,
-    pub name: String,
+/// Which kind of host a CA vouches for, and so how a certificate's subject names a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CertificateKind {
+    /// Puppet agent certificates: CN = certname (`hosts.certname`, then `hosts.name`).
+    Puppet,
+    /// subscription-manager consumer certificates: CN = consumer uuid (Katello's facet).
+    Katello,
 }
 
-/// The outcome of looking at a request's certificate headers, before any database lookup.
+impl CertificateKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            CertificateKind::Puppet => "Puppet (hosts.certname, then hosts.name)",
+            CertificateKind::Katello => "Katello (subscription-manager consumer uuid)",
+        }
+    }
+}
+
+/// A verified certificate: the lower-cased CN and what kind of name it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCertificate {
+    pub kind: CertificateKind,
+    pub subject: String,
+}
+
+/// The outcome of looking at a request's certificate, before any database lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
-    /// A certificate (or, if allowed, a proxy-verified DN) vouches for this lower-cased CN.
-    Verified { subject: String },
+    Verified(HostCertificate),
     /// Nothing identifies the caller; `reason` is for the log only.
-    Missing { reason: String },
+    Missing {
+        reason: String,
+    },
 }
 
-/// Reads and verifies host certificates from trusted proxies' headers.
+impl Credential {
+    fn missing(reason: impl Into<String>) -> Credential {
+        Credential::Missing {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// How a request reached the service: who may have set its certificate headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// The Unix socket: only Apache (the socket's group) can connect.
+    UnixSocket,
+    Tcp(IpAddr),
+    /// The direct TLS listener: only the handshake's certificate counts.
+    Tls,
+}
+
+/// What a request presents, read synchronously; verifying a new certificate comes after.
+pub enum Presented {
+    Decided(Credential),
+    /// A certificate not seen (verified) recently: verify it off the HTTP worker.
+    Unverified {
+        key: [u8; 32],
+        cert: X509,
+    },
+}
+
+/// Reads and verifies host certificates.
 pub struct ClientCertAuthenticator {
-    verifier: CertificateVerifier,
+    trust: TrustStore,
     trusted_proxies: Vec<IpNet>,
     cert_header: HeaderName,
     verify_header: HeaderName,
     dn_header: HeaderName,
     trust_proxy_verification: bool,
-    /// Whether Foreman's database has Katello's subscription facets; asked once.
-    katello_facets: OnceLock<bool>,
     verified: VerifiedCache,
 }
 
-/// Recently verified certificates: parsing and verifying a certificate is the largest CPU cost
-/// of a lock request. Keyed by the SHA-256 of the exact bytes presented (a collision would have to
-/// be found to borrow another host's entry), kept `VERIFIED_TTL` at most and never past the
-/// certificate's notAfter, bounded in size. Only successes are kept; the CRLs are loaded at
-/// start-up, so a fresh verification could not see a newer revocation either.
+/// Recently verified certificates: parsing and verifying is the largest CPU cost of a lock
+/// request. Keyed by the SHA-256 of the exact bytes presented (a collision would have to be found
+/// to borrow another host's entry), kept `VERIFIED_TTL` at most and never past the certificate's
+/// notAfter, bounded in size, and emptied whenever the CA or CRL files are re-read.
 #[derive(Default)]
 struct VerifiedCache {
-    entries: Mutex<HashMap<[u8; 32], (String, Instant)>>,
+    entries: Mutex<HashMap<[u8; 32], (HostCertificate, Instant)>>,
 }
 
 const VERIFIED_TTL: Duration = Duration::from_secs(60);
 const VERIFIED_MAX_ENTRIES: usize = 10_000;
 
 impl VerifiedCache {
-    fn get(&self, key: &[u8; 32]) -> Option<String> {
+    fn get(&self, key: &[u8; 32]) -> Option<HostCertificate> {
         let entries = self.entries.lock().ok()?;
-        let (subject, valid_until) = entries.get(key)?;
-        (Instant::now() < *valid_until).then(|| subject.clone())
+        let (verified, valid_until) = entries.get(key)?;
+        (Instant::now() < *valid_until).then(|| verified.clone())
     }
 
-    fn insert(&self, key: [u8; 32], subject: &str, cert: &X509Ref) {
+    fn insert(&self, key: [u8; 32], verified: &HostCertificate, cert: &X509Ref) {
         let now = Instant::now();
         let valid_until = now + VERIFIED_TTL.min(time_left(cert));
         if let Ok(mut entries) = self.entries.lock() {
@@ -83,7 +129,13 @@ impl VerifiedCache {
                     entries.clear();
                 }
             }
-            entries.insert(key, (subject.to_string(), valid_until));
+            entries.insert(key, (verified.clone(), valid_until));
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
         }
     }
 }
@@ -114,177 +166,163 @@ impl ClientCertAuthenticator {
                 .map_err(|_| TrustFileError(format!("{key} is not a valid header name")))
         };
         Ok(ClientCertAuthenticator {
-            verifier: CertificateVerifier::load(&settings.ca_files, &settings.crl_files)?,
+            trust: TrustStore::load(trust_files(settings))?,
             trusted_proxies: settings.trusted_proxies.clone(),
             cert_header: header("client_cert.cert_header", &settings.cert_header)?,
             verify_header: header("client_cert.verify_header", &settings.verify_header)?,
             dn_header: header("client_cert.dn_header", &settings.dn_header)?,
             trust_proxy_verification: settings.trust_proxy_verification,
-            katello_facets: OnceLock::new(),
             verified: VerifiedCache::default(),
         })
     }
 
-    pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
-        let peer = match peer {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, IpAddr::V4),
-            v4 => v4,
-        };
-        self.trusted_proxies.iter().any(|net| net.contains(&peer))
+    /// Re-reads the CA and CRL files if they changed (`force`: SIGHUP), forgetting every
+    /// verification made with the old ones.
+    pub fn reload_trust(&self, force: bool) -> Reload {
+        let outcome = self.trust.reload_if_changed(force);
+        if outcome == Reload::Reloaded {
+            self.verified.clear();
+        }
+        outcome
     }
 
-    /// Looks at the certificate headers of a request that arrived from `peer`.
-    pub fn credential_from_headers(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Credential {
-        let missing = |reason: String| Credential::Missing { reason };
-        let sent_any = [&self.cert_header, &self.verify_header, &self.dn_header]
-            .iter()
-            .any(|name| headers.contains_key(*name));
-        let trusted = peer.is_some_and(|p| self.is_trusted_proxy(p));
-        if !trusted {
+    /// Whether certificate headers from this transport are believed.
+    pub fn trusts(&self, transport: Transport) -> bool {
+        match transport {
+            Transport::UnixSocket => true,
+            Transport::Tcp(peer) => {
+                let peer = match peer {
+                    IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, IpAddr::V4),
+                    v4 => v4,
+                };
+                self.trusted_proxies.iter().any(|net| net.contains(&peer))
+            }
+            Transport::Tls => false,
+        }
+    }
+
+    /// Looks at the certificate headers of a request that arrived over `transport`.
+    pub fn present_headers(&self, transport: Transport, headers: &HeaderMap) -> Presented {
+        let decided = |credential| Presented::Decided(credential);
+        if !self.trusts(transport) {
+            let sent_any = [&self.cert_header, &self.verify_header, &self.dn_header]
+                .iter()
+                .any(|name| headers.contains_key(*name));
             if sent_any {
                 log::warn!(
-                    "ignoring client certificate headers from {}, which is not a trusted proxy",
-                    peer.map_or_else(|| "an unknown peer".to_string(), |p| p.to_string())
+                    "ignoring client certificate headers from {transport:?}, which is not a \
+                     trusted proxy"
                 );
-                return missing("certificate headers from an untrusted peer".into());
+                return decided(Credential::missing(
+                    "certificate headers from an untrusted peer",
+                ));
             }
-            return missing("no client certificate".into());
+            return decided(Credential::missing("no client certificate"));
         }
         let verdict = match single_header(headers, &self.verify_header) {
             Ok(value) => value,
-            Err(reason) => return missing(reason),
+            Err(reason) => return decided(Credential::missing(reason)),
         };
         if let Some(verdict) = verdict.as_deref() {
-            if verdict != "SUCCESS"
-                && verdict != "(null)"
-                && !verdict.is_empty()
-                && verdict != "NONE"
-            {
-                return missing(format!(
+            if !matches!(verdict, "SUCCESS" | "(null)" | "" | "NONE") {
+                return decided(Credential::missing(format!(
                     "the proxy reports certificate verification {verdict:?}"
-                ));
+                )));
             }
         }
         match single_header(headers, &self.cert_header) {
-            Err(reason) => missing(reason),
-            Ok(Some(pem)) => match self.verified_subject(&pem) {
-                Ok(Some(subject)) => Credential::Verified { subject },
-                Ok(None) => self.credential_from_dn(headers, verdict.as_deref()),
-                Err(reason) => missing(reason),
-            },
-            Ok(None) => self.credential_from_dn(headers, verdict.as_deref()),
+            Err(reason) => decided(Credential::missing(reason)),
+            Ok(Some(pem)) => {
+                let key = openssl::sha::sha256(pem.as_bytes());
+                if let Some(verified) = self.verified.get(&key) {
+                    return decided(Credential::Verified(verified));
+                }
+                match decode_forwarded_pem(&pem) {
+                    Ok(Some(cert)) => Presented::Unverified { key, cert },
+                    Ok(None) => decided(self.credential_from_dn(headers, verdict.as_deref())),
+                    Err(rejected) => decided(Credential::missing(rejected.0)),
+                }
+            }
+            Ok(None) => decided(self.credential_from_dn(headers, verdict.as_deref())),
         }
     }
 
-    /// The credential of a direct TLS connection: only the certificate the client presented in the
-    /// handshake counts, verified like a forwarded one; certificate headers are ignored there.
-    pub fn credential_from_peer_certificate(&self, cert: Option<&X509Ref>) -> Credential {
+    /// The credential of a direct TLS connection: only the certificate the client presented in
+    /// the handshake counts, verified like a forwarded one; certificate headers are ignored there.
+    pub fn present_peer_certificate(&self, cert: Option<&X509Ref>) -> Presented {
         let Some(cert) = cert else {
-            return Credential::Missing {
-                reason: "no client certificate in the TLS handshake".into(),
-            };
+            return Presented::Decided(Credential::missing(
+                "no client certificate in the TLS handshake",
+            ));
         };
         let key = cert
             .to_der()
             .map(|der| openssl::sha::sha256(&der))
             .unwrap_or_default();
-        if let Some(subject) = self.verified.get(&key) {
-            return Credential::Verified { subject };
+        match self.verified.get(&key) {
+            Some(verified) => Presented::Decided(Credential::Verified(verified)),
+            None => Presented::Unverified {
+                key,
+                cert: cert.to_owned(),
+            },
         }
-        match self.verifier.verify(cert).and_then(|()| common_name(cert)) {
-            Ok(subject) => {
-                self.verified.insert(key, &subject, cert);
-                Credential::Verified { subject }
+    }
+
+    /// Verifies a certificate the cache did not know (chain, dates, CRL, kind, CN). CPU work:
+    /// callers run it off the HTTP workers.
+    pub fn verify(&self, key: [u8; 32], cert: &X509Ref) -> Credential {
+        let verifier = self.trust.current();
+        let verified = verifier
+            .verify(cert)
+            .and_then(|kind| common_name(cert).map(|subject| HostCertificate { kind, subject }));
+        match verified {
+            Ok(verified) => {
+                self.verified.insert(key, &verified, cert);
+                Credential::Verified(verified)
             }
-            Err(rejected) => Credential::Missing { reason: rejected.0 },
+            Err(rejected) => Credential::missing(rejected.0),
         }
     }
 
-    /// Maps a verified certificate subject to a Foreman host — `hosts.certname`, then `hosts.name`
-    /// (Puppet certificates), then Katello's subscription facet uuid (subscription-manager
-    /// consumer certificates) where Katello's table exists — and records the host's check-in, as
-    /// the plugin does on every host request. The common case is one statement.
-    pub fn find_host_checking_in(
-        &self,
-        conn: &mut PgConnection,
-        subject: &str,
-    ) -> Result<Option<Host>, StorageError> {
-        let (host, checked_in) = match hosts::find_and_check_in(conn, subject)? {
-            Some(found) => (
-                Host {
-                    id: found.id,
-                    name: found.name,
-                },
-                found.checked_in,
-            ),
-            None => {
-                if !self.has_katello_facets(conn)? {
-                    return Ok(None);
-                }
-                match hosts::find_by_subscription_uuid(conn, subject)? {
-                    Some(row) => (
-                        Host {
-                            id: row.id,
-                            name: row.name,
-                        },
-                        false,
-                    ),
-                    None => return Ok(None),
-                }
-            }
-        };
-        if !checked_in {
-            locks::record_checkin(conn, host.id)?;
-        }
-        Ok(Some(host))
+    /// What each configured CA may identify, for `check-config`.
+    pub fn bindings(&self) -> Vec<trust::Binding> {
+        self.trust.current().bindings().to_vec()
     }
 
-    fn has_katello_facets(&self, conn: &mut PgConnection) -> Result<bool, StorageError> {
-        if let Some(present) = self.katello_facets.get() {
-            return Ok(*present);
-        }
-        let present = hosts::table_exists(conn, "katello_subscription_facets")?;
-        Ok(*self.katello_facets.get_or_init(|| present))
-    }
-
-    fn verified_subject(&self, pem: &str) -> Result<Option<String>, String> {
-        let key = openssl::sha::sha256(pem.as_bytes());
-        if let Some(subject) = self.verified.get(&key) {
-            return Ok(Some(subject));
-        }
-        let Some(cert) = decode_forwarded_pem(pem).map_err(|e| e.0)? else {
-            return Ok(None);
-        };
-        self.verifier.verify(&cert).map_err(|e| e.0)?;
-        let subject = common_name(&cert).map_err(|e| e.0)?;
-        self.verified.insert(key, &subject, &cert);
-        Ok(Some(subject))
-    }
-
-    /// The DN-only path: only when the operator trusts the proxy's own verification.
+    /// The DN-only path: only when the operator trusts the proxy's own verification. The DN
+    /// carries no issuer, so it can only name a Puppet host, the plugin's own kind.
     fn credential_from_dn(&self, headers: &HeaderMap, verdict: Option<&str>) -> Credential {
         if !self.trust_proxy_verification {
-            return Credential::Missing {
-                reason: "no client certificate".into(),
-            };
+            return Credential::missing("no client certificate");
         }
         if verdict != Some("SUCCESS") {
-            return Credential::Missing {
-                reason: "no certificate and the proxy did not report a verified one".into(),
-            };
+            return Credential::missing(
+                "no certificate and the proxy did not report a verified one",
+            );
         }
         match single_header(headers, &self.dn_header) {
             Ok(Some(dn)) => match common_name_from_dn(&dn) {
-                Some(subject) => Credential::Verified { subject },
-                None => Credential::Missing {
-                    reason: "the forwarded DN has no CN".into(),
-                },
+                Some(subject) => Credential::Verified(HostCertificate {
+                    kind: CertificateKind::Puppet,
+                    subject,
+                }),
+                None => Credential::missing("the forwarded DN has no CN"),
             },
-            Ok(None) => Credential::Missing {
-                reason: "the proxy reported a verified certificate but sent no DN".into(),
-            },
-            Err(reason) => Credential::Missing { reason },
+            Ok(None) => {
+                Credential::missing("the proxy reported a verified certificate but sent no DN")
+            }
+            Err(reason) => Credential::missing(reason),
         }
+    }
+}
+
+/// The trust files from the settings: `ca_files` vouch for Puppet hosts (the plugin's own kind),
+/// `katello_ca_files` for subscription-manager consumers.
+pub fn trust_files(settings: &ClientCertSettings) -> TrustFiles {
+    TrustFiles {
+        puppet_cas: settings.ca_files.clone(),
+        katello_cas: settings.katello_ca_files.clone(),
+        crls: settings.crl_files.clone(),
     }
 }
 
@@ -303,3 +341,6 @@ fn single_header(headers: &HeaderMap, name: &HeaderName) -> Result<Option<String
         .map(|v| Some(v.to_string()))
         .map_err(|_| format!("header {name} is not printable ASCII"))
 }
+
+/// Shared between the HTTP workers and the reload task.
+pub type SharedAuthenticator = Arc<ClientCertAuthenticator>;

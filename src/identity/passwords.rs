@@ -40,10 +40,46 @@ pub fn password_matches(password: &str, stored_hash: &str, stored_salt: &str) ->
     computed.is_some_and(|c| constant_time_eq(c.as_bytes(), stored_hash.as_bytes()))
 }
 
-/// Spends about as long as verifying a real bcrypt password of `cost`, for logins of unknown
-/// users, so that timing does not tell which logins exist.
-pub fn waste_like_a_password_check(password: &str, cost: u32) {
-    let _ = bcrypt::hash_with_salt(password, cost.clamp(4, 31), [0x5a; 16]);
+/// How Foreman hashes new passwords: its `password_hash` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PasswordScheme {
+    #[default]
+    Bcrypt,
+    Pbkdf2Sha1,
+    Sha1,
+}
+
+impl PasswordScheme {
+    pub fn from_setting(value: &str) -> Option<PasswordScheme> {
+        match value.trim() {
+            "bcrypt" => Some(PasswordScheme::Bcrypt),
+            "pbkdf2sha1" => Some(PasswordScheme::Pbkdf2Sha1),
+            "sha1" => Some(PasswordScheme::Sha1),
+            _ => None,
+        }
+    }
+}
+
+/// Spends as long as verifying a password hashed the way Foreman hashes new passwords now, for
+/// logins that have no password to check (unknown users, system users), so that timing does not
+/// tell them apart from the common case. Users whose hashes predate a change of scheme or cost
+/// still take a different time: their hash says how long it takes.
+pub fn waste_like_a_password_check(password: &str, scheme: PasswordScheme, costs: HashCosts) {
+    match scheme {
+        PasswordScheme::Bcrypt => {
+            let _ = bcrypt::hash_with_salt(password, costs.bcrypt.clamp(4, 31), [0x5a; 16]);
+        }
+        PasswordScheme::Pbkdf2Sha1 => {
+            let salt = format!(
+                "{PBKDF2_PREFIX}${}$wastewastewastewastewastewastewaste",
+                costs.pbkdf2
+            );
+            let _ = pbkdf2_secret(password, &salt);
+        }
+        PasswordScheme::Sha1 => {
+            let _ = sha1_hex(password);
+        }
+    }
 }
 
 /// The three hashes Foreman compares a presented token against (PBKDF2, bcrypt, SHA1), each with

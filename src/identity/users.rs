@@ -1,14 +1,22 @@
 //! Foreman users: HTTP Basic login with a Foreman password or personal access token, and the
 //! plugin's permissions resolved from Foreman's RBAC tables.
+//!
+//! A login borrows a database connection only to read: hashing runs on the [`HashingPool`] with
+//! no connection held, so that a flood of logins can neither starve lock requests of CPU nor of
+//! connections.
 
+use std::net::IpAddr;
 use std::path::Path;
+use std::time::Duration;
 
-use diesel::pg::PgConnection;
-
+use super::hashing::HashingPool;
+use super::login_limits::LoginLimits;
 use super::passwords::{
-    password_matches, token_candidates, waste_like_a_password_check, HashCosts,
+    password_matches, token_candidates, waste_like_a_password_check, HashCosts, PasswordScheme,
 };
-use crate::storage::{foreman_settings, users, StorageError, StorageFailure};
+use crate::settings::{LoginSettings, Secret};
+use crate::storage::foreman_settings::{self, SettingValue};
+use crate::storage::{users, Database, StorageError};
 
 /// An authenticated Foreman user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,33 +28,44 @@ pub struct User {
 }
 
 /// `Authorization: Basic …` decoded.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BasicCredentials {
     pub login: String,
-    pub secret: String,
+    pub secret: Secret,
 }
 
-impl std::fmt::Debug for BasicCredentials {
-    /// Never prints the secret.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "BasicCredentials {{ login: {:?} }}", self.login)
-    }
-}
+/// A Basic header that names a login no Foreman user can have: refused before any lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MalformedLogin(pub String);
 
 impl BasicCredentials {
-    /// Parses an `Authorization` header value; `None` unless it is well-formed Basic auth.
-    pub fn from_header(value: &str) -> Option<BasicCredentials> {
-        let (scheme, encoded) = value.trim().split_once(' ')?;
+    /// Parses an `Authorization` header value: `Ok(None)` unless it is Basic auth at all, an error
+    /// for a login that must not reach the database (PostgreSQL text cannot hold NUL).
+    pub fn from_header(value: &str) -> Result<Option<BasicCredentials>, MalformedLogin> {
+        let Some((scheme, encoded)) = value.trim().split_once(' ') else {
+            return Ok(None);
+        };
         if !scheme.eq_ignore_ascii_case("basic") {
-            return None;
+            return Ok(None);
         }
-        let decoded = openssl::base64::decode_block(encoded.trim()).ok()?;
-        let text = String::from_utf8(decoded).ok()?;
-        let (login, secret) = text.split_once(':')?;
-        Some(BasicCredentials {
+        let Ok(decoded) = openssl::base64::decode_block(encoded.trim()) else {
+            return Ok(None);
+        };
+        let Ok(text) = String::from_utf8(decoded) else {
+            return Err(MalformedLogin("the Basic credentials are not UTF-8".into()));
+        };
+        let Some((login, secret)) = text.split_once(':') else {
+            return Ok(None);
+        };
+        if login.chars().any(char::is_control) {
+            return Err(MalformedLogin(
+                "the login must not contain control characters".into(),
+            ));
+        }
+        Ok(Some(BasicCredentials {
             login: login.to_string(),
-            secret: secret.to_string(),
-        })
+            secret: Secret::new(secret),
+        }))
     }
 }
 
@@ -58,23 +77,28 @@ pub enum LoginFailure {
     },
     /// Verified, but `users.disabled`.
     Disabled,
-    /// The user's auth source (LDAP, external SSO) checks passwords elsewhere.
+    /// The caller proved to be this LDAP or external-source user (by a valid token), whose
+    /// password foreman-dlm cannot check.
     ExternalSource {
         login: String,
         source: String,
     },
-    Storage(StorageError),
+    /// Too many failures from this address or for this login.
+    RateLimited {
+        retry_after: Duration,
+    },
+    /// Every hashing thread is busy.
+    Busy,
+    Unavailable(String),
+    Internal(String),
 }
 
 impl From<StorageError> for LoginFailure {
     fn from(e: StorageError) -> Self {
-        LoginFailure::Storage(e)
-    }
-}
-
-impl StorageFailure for LoginFailure {
-    fn is_unavailable(&self) -> bool {
-        matches!(self, LoginFailure::Storage(e) if e.is_unavailable())
+        match e {
+            StorageError::Unavailable(cause) => LoginFailure::Unavailable(cause),
+            StorageError::Query(cause) => LoginFailure::Internal(cause.to_string()),
+        }
     }
 }
 
@@ -100,91 +124,154 @@ impl Permission {
     }
 }
 
-/// Authenticates Foreman users. Holds the hash costs fixed in Foreman's settings.yaml, which take
-/// precedence over the `settings` table as in Foreman.
-#[derive(Debug, Default)]
-pub struct UserAuthenticator {
-    file_costs: FileCosts,
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct FileCosts {
+/// Hash settings fixed in Foreman's settings.yaml, which win over the `settings` table there.
+#[derive(Debug, Default, Clone)]
+struct FileSettings {
     bcrypt: Option<u32>,
     pbkdf2: Option<u32>,
+    scheme: Option<PasswordScheme>,
+}
+
+/// How Foreman hashes now: token costs and the scheme of new passwords.
+#[derive(Debug, Clone, Copy, Default)]
+struct HashSettings {
+    costs: HashCosts,
+    scheme: PasswordScheme,
+}
+
+pub struct UserAuthenticator {
+    db: Database,
+    hashing: HashingPool,
+    limits: LoginLimits,
+    file_settings: FileSettings,
 }
 
 impl UserAuthenticator {
-    /// Reads `bcrypt_cost`/`pbkdf2_cost` from Foreman's settings.yaml if it sets them; a missing
-    /// or unreadable file just means "not set there".
-    pub fn new(foreman_settings_yml: &Path) -> UserAuthenticator {
-        let file_costs = std::fs::read_to_string(foreman_settings_yml)
+    /// Reads `bcrypt_cost`, `pbkdf2_cost` and `password_hash` from Foreman's settings.yaml if it
+    /// sets them; a missing or unreadable file just means "not set there".
+    pub fn new(db: Database, settings: &LoginSettings, foreman_settings_yml: &Path) -> Self {
+        let file_settings = std::fs::read_to_string(foreman_settings_yml)
             .ok()
             .and_then(|text| yaml_rust2::YamlLoader::load_from_str(&text).ok())
             .and_then(|docs| docs.into_iter().next())
             .map(|doc| {
-                let cost = |key: &str| {
-                    doc[format!(":{key}").as_str()]
-                        .as_i64()
-                        .or_else(|| doc[key].as_i64())
-                        .and_then(|n| u32::try_from(n).ok())
+                let value = |key: &str| {
+                    let symbol = &doc[format!(":{key}").as_str()];
+                    if symbol.is_badvalue() {
+                        doc[key].clone()
+                    } else {
+                        symbol.clone()
+                    }
                 };
-                FileCosts {
+                let cost = |key: &str| value(key).as_i64().and_then(|n| u32::try_from(n).ok());
+                FileSettings {
                     bcrypt: cost("bcrypt_cost"),
                     pbkdf2: cost("pbkdf2_cost"),
+                    scheme: value("password_hash")
+                        .as_str()
+                        .and_then(PasswordScheme::from_setting),
                 }
             })
             .unwrap_or_default();
-        UserAuthenticator { file_costs }
+        UserAuthenticator {
+            db,
+            hashing: HashingPool::new(settings.hashing_threads, settings.hashing_queue),
+            limits: LoginLimits::new(
+                settings.failures_per_address_per_minute,
+                settings.failures_per_login_per_minute,
+            ),
+            file_settings,
+        }
     }
 
     /// Foreman's `User.try_to_login` for API requests: the secret is tried as a personal access
-    /// token first, then as the password of an internally authenticated user.
-    pub fn authenticate(
+    /// token first, then as the password of an internally authenticated user. `address` is the
+    /// client's, for the rate limits.
+    pub async fn authenticate(
         &self,
-        conn: &mut PgConnection,
         credentials: &BasicCredentials,
+        address: Option<IpAddr>,
     ) -> Result<User, LoginFailure> {
+        let login = credentials.login.as_str();
+        self.limits
+            .check(address, login)
+            .map_err(|retry_after| LoginFailure::RateLimited { retry_after })?;
+        let outcome = self.try_login(credentials).await;
+        if matches!(
+            outcome,
+            Err(LoginFailure::BadCredentials { .. } | LoginFailure::ExternalSource { .. })
+        ) {
+            self.limits.record_failure(address, login);
+        }
+        outcome
+    }
+
+    async fn try_login(&self, credentials: &BasicCredentials) -> Result<User, LoginFailure> {
         let bad = || LoginFailure::BadCredentials {
             login: credentials.login.clone(),
         };
-        let costs = self.costs(conn)?;
-        let secret = credentials.secret.as_str();
         let lower_login = credentials.login.to_lowercase();
-        let found = if secret.is_empty() || lower_login.is_empty() {
-            None
-        } else {
-            users::find_by_login(conn, &lower_login)?
+        let secret = credentials.secret.clone();
+        let (settings, found) = {
+            let mut conn = self.db.conn().await?;
+            let settings = self.hash_settings(&mut conn).await?;
+            let found = if secret.expose().is_empty() || lower_login.is_empty() {
+                None
+            } else {
+                users::find_by_login(&mut conn, &lower_login).await?
+            };
+            (settings, found)
         };
+        // The same hashing work whoever asks: token candidates for this user (or none), and one
+        // password check in the stored scheme, or in the scheme of new passwords.
+        let (user_id, stored) = match &found {
+            Some(user) if user.auth_source_type.as_deref() == Some("AuthSourceInternal") => (
+                user.id,
+                user.password_hash.clone().zip(user.password_salt.clone()),
+            ),
+            Some(user) => (user.id, None),
+            None => (0, None),
+        };
+        let (candidates, password_ok) = self
+            .hashing
+            .run(move || {
+                let candidates = token_candidates(secret.expose(), user_id, settings.costs);
+                let password_ok = match stored {
+                    Some((hash, salt)) => password_matches(secret.expose(), &hash, &salt),
+                    None => {
+                        waste_like_a_password_check(
+                            secret.expose(),
+                            settings.scheme,
+                            settings.costs,
+                        );
+                        false
+                    }
+                };
+                (candidates, password_ok)
+            })
+            .await
+            .map_err(|_| LoginFailure::Busy)?;
         let Some(user) = found else {
-            // The same work as for a real user, so that timing does not reveal the login exists.
-            let _ = token_candidates(secret, 0, costs);
-            waste_like_a_password_check(secret, costs.bcrypt);
             return Err(bad());
         };
         let source = user.auth_source_type.clone().unwrap_or_default();
-        let candidates = token_candidates(secret, user.id, costs);
+        let mut conn = self.db.conn().await?;
         let verified = match source.as_str() {
             "AuthSourceInternal" => {
-                users::use_active_token(conn, user.id, &candidates)?
-                    || match (&user.password_hash, &user.password_salt) {
-                        (Some(hash), Some(salt)) => password_matches(secret, hash, salt),
-                        _ => {
-                            waste_like_a_password_check(secret, costs.bcrypt);
-                            false
-                        }
-                    }
+                users::use_active_token(&mut conn, user.id, &candidates).await? || password_ok
             }
             // Foreman's hidden system users have no password and never log in.
-            "AuthSourceHidden" | "" => {
-                waste_like_a_password_check(secret, costs.bcrypt);
-                false
-            }
+            "AuthSourceHidden" | "" => false,
             _ => {
-                waste_like_a_password_check(secret, costs.bcrypt);
-                return Err(LoginFailure::ExternalSource {
-                    login: user.login.unwrap_or_default(),
-                    source,
-                });
+                // LDAP or external: no secret can be checked here. Only a caller who proves to be
+                // that user learns why; everyone else gets the wrong-password answer.
+                if users::has_active_token(&mut conn, user.id, &candidates).await? {
+                    return Err(LoginFailure::ExternalSource {
+                        login: user.login.unwrap_or_default(),
+                        source,
+                    });
+                }
+                false
             }
         };
         if !verified {
@@ -200,35 +287,46 @@ impl UserAuthenticator {
         })
     }
 
-    fn costs(&self, conn: &mut PgConnection) -> Result<HashCosts, StorageError> {
-        let mut costs = HashCosts::default();
-        for (name, value) in foreman_settings::integers(conn, &["bcrypt_cost", "pbkdf2_cost"])? {
-            let Ok(value) = u32::try_from(value) else {
-                continue;
-            };
-            match name.as_str() {
-                "bcrypt_cost" => costs.bcrypt = value,
-                "pbkdf2_cost" => costs.pbkdf2 = value,
+    async fn hash_settings(
+        &self,
+        conn: &mut crate::storage::Conn,
+    ) -> Result<HashSettings, StorageError> {
+        let mut settings = HashSettings::default();
+        let names = ["bcrypt_cost", "pbkdf2_cost", "password_hash"];
+        for (name, value) in foreman_settings::values(conn, &names).await? {
+            match (name.as_str(), value) {
+                ("bcrypt_cost", SettingValue::Integer(n)) => {
+                    settings.costs.bcrypt = u32::try_from(n).unwrap_or(settings.costs.bcrypt)
+                }
+                ("pbkdf2_cost", SettingValue::Integer(n)) => {
+                    settings.costs.pbkdf2 = u32::try_from(n).unwrap_or(settings.costs.pbkdf2)
+                }
+                ("password_hash", SettingValue::Text(text)) => {
+                    settings.scheme = PasswordScheme::from_setting(&text).unwrap_or_default()
+                }
                 _ => {}
             }
         }
-        costs.bcrypt = self.file_costs.bcrypt.unwrap_or(costs.bcrypt).clamp(4, 31);
-        costs.pbkdf2 = self.file_costs.pbkdf2.unwrap_or(costs.pbkdf2).max(1);
-        Ok(costs)
+        let file = &self.file_settings;
+        settings.costs.bcrypt = file.bcrypt.unwrap_or(settings.costs.bcrypt).clamp(4, 31);
+        settings.costs.pbkdf2 = file.pbkdf2.unwrap_or(settings.costs.pbkdf2).max(1);
+        settings.scheme = file.scheme.unwrap_or(settings.scheme);
+        Ok(settings)
     }
-}
 
-/// Whether `user` holds `permission`; the missing permission otherwise.
-pub fn authorize(
-    conn: &mut PgConnection,
-    user: &User,
-    permission: Permission,
-) -> Result<bool, StorageError> {
-    if user.admin {
-        return Ok(true);
+    /// Whether `user` holds `permission`.
+    pub async fn authorize(
+        &self,
+        user: &User,
+        permission: Permission,
+    ) -> Result<bool, LoginFailure> {
+        if user.admin {
+            return Ok(true);
+        }
+        let mut conn = self.db.conn().await?;
+        let granted = users::granted_permissions(&mut conn, user.id, &[permission.name()]).await?;
+        Ok(granted.iter().any(|g| g == permission.name()))
     }
-    let granted = users::granted_permissions(conn, user.id, &[permission.name()])?;
-    Ok(granted.iter().any(|g| g == permission.name()))
 }
 
 #[cfg(test)]
@@ -238,17 +336,32 @@ mod tests {
     #[test]
     fn basic_header_parsing() {
         let encoded = openssl::base64::encode_block(b"admin:pa:ss word");
-        let parsed = BasicCredentials::from_header(&format!("Basic {encoded}")).expect("parsed");
+        let parsed = BasicCredentials::from_header(&format!("Basic {encoded}"))
+            .expect("well-formed")
+            .expect("parsed");
         assert_eq!(parsed.login, "admin");
-        assert_eq!(parsed.secret, "pa:ss word");
-        assert!(BasicCredentials::from_header(&format!("basic {encoded}")).is_some());
-        assert!(BasicCredentials::from_header(&format!("Bearer {encoded}")).is_none());
-        assert!(BasicCredentials::from_header("Basic !!!").is_none());
+        assert_eq!(parsed.secret.expose(), "pa:ss word");
+        assert!(matches!(
+            BasicCredentials::from_header(&format!("basic {encoded}")),
+            Ok(Some(_))
+        ));
+        assert_eq!(
+            BasicCredentials::from_header(&format!("Bearer {encoded}")),
+            Ok(None)
+        );
+        assert_eq!(BasicCredentials::from_header("Basic !!!"), Ok(None));
+        assert_eq!(
+            BasicCredentials::from_header(&format!(
+                "Basic {}",
+                openssl::base64::encode_block(b"nocolon")
+            )),
+            Ok(None)
+        );
         assert!(BasicCredentials::from_header(&format!(
             "Basic {}",
-            openssl::base64::encode_block(b"nocolon")
+            openssl::base64::encode_block(b"ad\0min:pw")
         ))
-        .is_none());
+        .is_err());
         assert!(
             !format!("{parsed:?}").contains("pa:ss"),
             "Debug never shows the secret"

@@ -1,51 +1,55 @@
 //! What Foreman users do to locks: list and search, create, edit (including force-release and
 //! enable/disable), delete, and read the event log. Permission checks happen before these run.
 
-use diesel::pg::PgConnection;
-
-use super::lock_ref::validate_name;
-use super::search::{parse_order, parse_search};
-use super::{find, LockError, LockManager, LockRef, LockView};
-use crate::storage::locks::{
-    self as lock_store, EventRow, ListQuery, LockChanges, UpdateOutcome, UPDATE_LOCK_TYPE,
-};
+use super::model::{Lock, LockChanges, LockEvent, NewLock, Page, UPDATE_LOCK_TYPE};
+use super::search::{parse_order, parse_search, ListQuery};
+use super::{find, LockError, LockManager, LockName, LockRef};
+use crate::storage::foreman_settings;
+use crate::storage::locks::admin::{self as admin_store, UpdateOutcome};
+use crate::storage::locks::{events as event_store, search as search_store};
 
 /// The lock types a lock may have: the plugin's update lock, or none (its base class).
 const VALID_TYPES: [&str; 1] = [UPDATE_LOCK_TYPE];
 
-/// Index parameters as the client sent them; `per_page = None` means all.
+/// Which page of a list; `per_page = None` means all, `Default` means Foreman's
+/// `entries_per_page` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PerPage {
+    Default,
+    All,
+    Count(i64),
+}
+
+/// Index parameters as the client sent them, already checked for shape.
 #[derive(Debug, Clone)]
 pub struct ListRequest {
     pub search: Option<String>,
     pub order: Option<String>,
     pub page: i64,
+    pub per_page: PerPage,
+}
+
+/// A page with the page size that was used (Foreman's envelope reports it).
+#[derive(Debug, Clone)]
+pub struct Listed<T> {
+    pub page: Page<T>,
     pub per_page: Option<i64>,
 }
 
-pub struct LockPage {
-    pub total: i64,
-    pub locks: Vec<LockView>,
-}
-
-pub struct EventPage {
-    pub total: i64,
-    pub events: Vec<EventRow>,
-}
-
-/// A new lock from `POST /api/dlmlocks`.
-#[derive(Debug, Clone)]
-pub struct NewLock {
-    pub name: Option<String>,
-    pub lock_type: Option<String>,
-    pub enabled: Option<bool>,
-}
-
 impl LockManager {
-    pub fn list(
+    async fn resolve(
         &self,
-        conn: &mut PgConnection,
-        request: &ListRequest,
-    ) -> Result<LockPage, LockError> {
+        conn: &mut crate::storage::Conn,
+        per_page: PerPage,
+    ) -> Result<Option<i64>, LockError> {
+        Ok(match per_page {
+            PerPage::All => None,
+            PerPage::Count(n) => Some(n),
+            PerPage::Default => Some(foreman_settings::entries_per_page(conn).await?),
+        })
+    }
+
+    pub async fn list(&self, request: &ListRequest) -> Result<Listed<Lock>, LockError> {
         let filters = match request.search.as_deref().map(str::trim) {
             Some(search) if !search.is_empty() => {
                 parse_search(search).map_err(|e| LockError::BadQuery(e.0))?
@@ -54,47 +58,63 @@ impl LockManager {
         };
         let (sort, descending) = parse_order(request.order.as_deref().unwrap_or_default())
             .map_err(|e| LockError::BadQuery(e.0))?;
+        let mut conn = self.conn().await?;
+        let per_page = self.resolve(&mut conn, request.per_page).await?;
         let query = ListQuery {
             filters,
             sort,
             descending,
-            limit: request.per_page,
-            offset: request
-                .per_page
-                .map_or(0, |per_page| (request.page - 1).saturating_mul(per_page)),
+            limit: per_page,
+            offset: per_page.map_or(0, |n| (request.page - 1).saturating_mul(n)),
             stale_hours: self.stale_hours,
         };
-        let (total, locks) = lock_store::list(conn, &query)?;
-        Ok(LockPage { total, locks })
+        let page = search_store::list(&mut conn, &query).await?;
+        Ok(Listed { page, per_page })
     }
 
     /// Validation as the plugin's model does it (presence, uniqueness, a known type), plus the
     /// name rules a lock needs to be addressable in a URL.
-    pub fn create(&self, conn: &mut PgConnection, new: NewLock) -> Result<LockView, LockError> {
+    pub async fn create(&self, new: NewLock) -> Result<Lock, LockError> {
         let mut errors = Vec::new();
-        let name = new.name.unwrap_or_default();
-        if name.trim().is_empty() {
-            errors.push(("name", "can't be blank".to_string()));
-        } else if let Err(e) = validate_name(&name) {
-            errors.push(("name", e.0));
-        }
+        let name = match new.name.as_deref() {
+            // Rails' presence validation, in its words.
+            None => {
+                errors.push(("name", "can't be blank".to_string()));
+                None
+            }
+            Some(text) if text.trim().is_empty() => {
+                errors.push(("name", "can't be blank".to_string()));
+                None
+            }
+            Some(text) => match LockName::parse(text) {
+                Ok(name) => Some(name),
+                Err(e) => {
+                    errors.push(("name", e.0));
+                    None
+                }
+            },
+        };
         if let Some(t) = &new.lock_type {
             if !VALID_TYPES.contains(&t.as_str()) {
                 errors.push(("type", format!("is invalid (use {UPDATE_LOCK_TYPE})")));
             }
         }
-        if !errors.is_empty() {
+        let Some(name) = name.filter(|_| errors.is_empty()) else {
             return Err(LockError::Invalid {
                 lock_id: None,
                 errors,
             });
-        }
-        lock_store::create_named(
-            conn,
-            &name,
+        };
+        let mut conn = self.conn().await?;
+        let enabled = new.enabled.unwrap_or(true);
+        admin_store::create(
+            &mut conn,
+            name.as_str(),
             new.lock_type.as_deref(),
-            new.enabled.unwrap_or(true),
-        )?
+            enabled,
+            None,
+        )
+        .await?
         .ok_or(LockError::Invalid {
             lock_id: None,
             errors: vec![("name", "has already been taken".into())],
@@ -102,21 +122,25 @@ impl LockManager {
     }
 
     /// An admin's edit; `host_id: Some(None)` is a force release. Events carry `acting_user`.
-    pub fn update(
+    pub async fn update(
         &self,
-        conn: &mut PgConnection,
-        lock_ref: &LockRef,
+        lock: &LockRef,
         changes: LockChanges,
         acting_user: i32,
-    ) -> Result<LockView, LockError> {
-        let lock = find(conn, lock_ref)?
-            .ok_or_else(|| LockError::NotFound(lock_ref.as_str().to_string()))?;
+    ) -> Result<Lock, LockError> {
+        let mut conn = self.conn().await?;
+        let found = find(&mut conn, lock)
+            .await?
+            .ok_or_else(|| LockError::NotFound(lock.as_str().to_string()))?;
         let invalid = |field: &'static str, message: String| LockError::Invalid {
-            lock_id: Some(lock.lock.id),
+            lock_id: Some(found.id),
             errors: vec![(field, message)],
         };
         if let Some(name) = &changes.name {
-            validate_name(name).map_err(|e| invalid("name", e.0))?;
+            if name.trim().is_empty() {
+                return Err(invalid("name", "can't be blank".into()));
+            }
+            LockName::parse(name).map_err(|e| invalid("name", e.0))?;
         }
         if let Some(Some(t)) = &changes.lock_type {
             if !VALID_TYPES.contains(&t.as_str()) {
@@ -126,38 +150,44 @@ impl LockManager {
                 ));
             }
         }
-        match lock_store::update(conn, lock.lock.id, &changes, acting_user)? {
-            UpdateOutcome::Updated(view) => Ok(view),
-            UpdateOutcome::NotFound => Err(LockError::NotFound(lock_ref.as_str().to_string())),
+        match admin_store::update(&mut conn, found.id, &changes, acting_user).await? {
+            UpdateOutcome::Updated(updated) => Ok(updated),
+            UpdateOutcome::NotFound => Err(LockError::NotFound(lock.as_str().to_string())),
             UpdateOutcome::NameTaken => Err(invalid("name", "has already been taken".into())),
             UpdateOutcome::UnknownHost => Err(invalid("host_id", "does not match any host".into())),
         }
     }
 
     /// Deletes the lock and its events; returns the lock as it was.
-    pub fn destroy(
-        &self,
-        conn: &mut PgConnection,
-        lock_ref: &LockRef,
-    ) -> Result<LockView, LockError> {
-        let not_found = || LockError::NotFound(lock_ref.as_str().to_string());
-        let lock = find(conn, lock_ref)?.ok_or_else(not_found)?;
-        lock_store::destroy(conn, lock.lock.id)?.ok_or_else(not_found)
+    pub async fn destroy(&self, lock: &LockRef) -> Result<Lock, LockError> {
+        let not_found = || LockError::NotFound(lock.as_str().to_string());
+        let mut conn = self.conn().await?;
+        let found = find(&mut conn, lock).await?.ok_or_else(not_found)?;
+        admin_store::destroy(&mut conn, found.id)
+            .await?
+            .ok_or_else(not_found)
     }
 
-    pub fn events(
+    pub async fn events(
         &self,
-        conn: &mut PgConnection,
-        lock_ref: &LockRef,
+        lock: &LockRef,
         newest_first: bool,
         page: i64,
-        per_page: Option<i64>,
-    ) -> Result<EventPage, LockError> {
-        let lock = find(conn, lock_ref)?
-            .ok_or_else(|| LockError::NotFound(lock_ref.as_str().to_string()))?;
+        per_page: PerPage,
+    ) -> Result<Listed<LockEvent>, LockError> {
+        let mut conn = self.conn().await?;
+        let found = find(&mut conn, lock)
+            .await?
+            .ok_or_else(|| LockError::NotFound(lock.as_str().to_string()))?;
+        let per_page = self.resolve(&mut conn, per_page).await?;
         let offset = per_page.map_or(0, |n| (page - 1).saturating_mul(n));
-        let (total, events) =
-            lock_store::events(conn, lock.lock.id, newest_first, per_page, offset)?;
-        Ok(EventPage { total, events })
+        let page = event_store::page(&mut conn, found.id, newest_first, per_page, offset).await?;
+        Ok(Listed { page, per_page })
+    }
+
+    /// Deletes one batch of events older than `days`; how many it deleted.
+    pub async fn expire_events(&self, days: u32, batch: i64) -> Result<usize, LockError> {
+        let mut conn = self.conn().await?;
+        Ok(event_store::expire(&mut conn, days, batch).await?)
     }
 }

@@ -1,30 +1,35 @@
-//! The lock domain: what a host may do to a lock, independent of HTTP.
+//! The lock domain: what a host may do to a lock, and what an admin may do, independent of HTTP.
 //!
-//! Every operation is a synchronous function over one database connection, so that a request does
-//! all its work with a single pool checkout (see `storage::Database::run`).
+//! [`LockManager`] owns the database pool for lock work: each operation borrows one connection
+//! and does its SQL through `storage::locks`. A host's show, acquire and release are one round
+//! trip in the common case (see `storage::locks::host_requests`).
 
 pub mod admin;
-pub mod lock_ref;
+pub mod history;
+pub mod model;
+pub mod name;
 pub mod opt_out;
 pub mod search;
 
 use std::fmt;
 use std::sync::OnceLock;
 
-use diesel::pg::PgConnection;
-
-use crate::identity::Host;
-/// A lock as the API shows it: the row and its holder's name.
-pub use crate::storage::locks::LockWithHolder as LockView;
-use crate::storage::locks::{self as lock_store, TransferOutcome};
-use crate::storage::{hosts as host_store, StorageError, StorageFailure};
-pub use lock_ref::{InvalidLockName, LockRef};
+use crate::identity::{CertificateKind, HostCertificate};
+use crate::storage::locks::host_requests::{self, HostLookup, HostOperation, HostStatements};
+use crate::storage::locks::{self as lock_store, admin as admin_store};
+use crate::storage::{catalog, Conn, Database, StorageError};
+use model::{Lock, UPDATE_LOCK_TYPE};
+pub use name::{InvalidLockName, LockName, LockRef};
 
 /// The host parameter through which an admin opts a host out of update locks.
 pub const OPT_OUT_PARAMETER: &str = "can_acquire_update_locks";
 
 #[derive(Debug)]
 pub enum LockError {
+    /// A verified certificate whose subject names no Foreman host.
+    UnknownHost {
+        subject: String,
+    },
     NotFound(String),
     /// The lock is disabled, held by another host, or the host is opted out: 412.
     PreconditionFailed {
@@ -37,149 +42,275 @@ pub enum LockError {
         lock_id: Option<i32>,
         errors: Vec<(&'static str, String)>,
     },
-    Storage(StorageError),
+    /// The database cannot be reached now: 503.
+    Unavailable(String),
+    /// A bug or an unexpected schema: 500, logged with this cause.
+    Internal(String),
 }
 
 impl fmt::Display for LockError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            LockError::UnknownHost { subject } => write!(f, "no host has subject {subject:?}"),
             LockError::NotFound(id) => write!(f, "lock {id:?} not found"),
             LockError::PreconditionFailed { lock_id } => {
                 write!(f, "lock {lock_id} is in the wrong state")
             }
             LockError::BadQuery(e) => write!(f, "{e}"),
             LockError::Invalid { errors, .. } => write!(f, "invalid: {errors:?}"),
-            LockError::Storage(e) => write!(f, "{e}"),
+            LockError::Unavailable(e) | LockError::Internal(e) => write!(f, "{e}"),
         }
     }
 }
 
 impl From<StorageError> for LockError {
     fn from(e: StorageError) -> Self {
-        LockError::Storage(e)
+        match e {
+            StorageError::Unavailable(cause) => LockError::Unavailable(cause),
+            StorageError::Query(cause) => LockError::Internal(cause.to_string()),
+        }
     }
 }
 
-impl StorageFailure for LockError {
-    fn is_unavailable(&self) -> bool {
-        matches!(self, LockError::Storage(e) if e.is_unavailable())
-    }
+/// A host's request answered: who asked (as Foreman knows the host) and the lock afterwards.
+#[derive(Debug, Clone)]
+pub struct HostAnswer {
+    pub caller: Caller,
+    pub lock: Lock,
 }
 
-/// Lock operations. Holds what is worth remembering between requests.
+/// The Foreman host a certificate identified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub id: i32,
+    pub name: String,
+}
+
+/// Lock operations, and what is worth remembering between them.
 pub struct LockManager {
-    /// Foreman's hidden `foreman_api_admin` user, recorded as the actor of host requests.
-    api_admin_id: OnceLock<Option<i32>>,
+    db: Database,
+    statements: HostStatements,
     /// `locks.stale_time_hours`: a held lock not refreshed for this long is stale.
     stale_hours: u32,
+    /// Whether Foreman's database has Katello's subscription facets; asked once.
+    katello_facets: OnceLock<bool>,
 }
 
 impl LockManager {
-    pub fn new(stale_hours: u32) -> LockManager {
+    pub fn new(db: Database, stale_hours: u32) -> LockManager {
+        let (allowed, denied) = opt_out::classified_values();
         LockManager {
-            api_admin_id: OnceLock::new(),
+            db,
+            statements: HostStatements::new(OPT_OUT_PARAMETER, &allowed, &denied),
             stale_hours,
+            katello_facets: OnceLock::new(),
         }
     }
 
-    /// GET: never creates a lock.
-    pub fn show(&self, conn: &mut PgConnection, lock_ref: &LockRef) -> Result<LockView, LockError> {
-        find(conn, lock_ref)?.ok_or_else(|| LockError::NotFound(lock_ref.as_str().to_string()))
+    /// The statements a host request runs, for the benchmark's pgbench script.
+    pub fn host_statements(&self) -> &HostStatements {
+        &self.statements
     }
 
-    /// PUT: take the lock for `host`, creating the lock on first use.
-    pub fn acquire(
-        &self,
-        conn: &mut PgConnection,
-        host: &Host,
-        lock_ref: &LockRef,
-    ) -> Result<LockView, LockError> {
-        let stored = host_store::effective_parameter(conn, host.id, OPT_OUT_PARAMETER)?;
-        if !opt_out::may_acquire(stored.as_deref()) {
-            log::info!(
-                "host {} may not acquire update locks ({OPT_OUT_PARAMETER})",
-                host.name
-            );
-            // As the plugin: the lock is still auto-created, and no event is recorded.
-            let lock = find_or_create(conn, lock_ref)?;
-            return Err(LockError::PreconditionFailed {
-                lock_id: lock.lock.id,
-            });
-        }
-        self.transfer(conn, host, lock_ref, Some(host.id))
+    async fn conn(&self) -> Result<crate::storage::PooledConn, LockError> {
+        Ok(self.db.conn().await?)
     }
 
-    /// DELETE: give the lock back. Releasing a free lock succeeds.
-    pub fn release(
+    /// GET by a host: never creates a lock.
+    pub async fn show_for_host(
         &self,
-        conn: &mut PgConnection,
-        host: &Host,
-        lock_ref: &LockRef,
-    ) -> Result<LockView, LockError> {
-        self.transfer(conn, host, lock_ref, None)
-    }
-
-    /// One statement finds the lock and transfers it; only a lock's first use needs a second
-    /// round (create it, then transfer by its id).
-    fn transfer(
-        &self,
-        conn: &mut PgConnection,
-        host: &Host,
-        lock_ref: &LockRef,
-        new_holder: Option<i32>,
-    ) -> Result<LockView, LockError> {
-        let actor = self.api_admin_id(conn)?;
-        let name = lock_ref.as_str();
-        let outcome =
-            match lock_store::transfer(conn, lock_ref.id(), name, host.id, new_holder, actor)? {
-                Some(outcome) => outcome,
-                None => {
-                    let created = lock_store::create_if_missing(conn, name)?;
-                    lock_store::transfer(
-                        conn,
-                        Some(created.lock.id),
-                        name,
-                        host.id,
-                        new_holder,
-                        actor,
-                    )?
-                    .ok_or_else(|| LockError::NotFound(name.to_string()))?
-                }
-            };
-        match outcome {
-            TransferOutcome::Done(lock) => Ok(LockView {
-                holder_name: lock.host_id.map(|_| host.name.clone()),
-                lock,
+        certificate: &HostCertificate,
+        lock: &LockRef,
+    ) -> Result<HostAnswer, LockError> {
+        let mut conn = self.conn().await?;
+        let row = self
+            .host_request(&mut conn, certificate, lock, HostOperation::Show)
+            .await?;
+        let caller = caller_of(&row);
+        match row.lock() {
+            Some(found) => Ok(HostAnswer {
+                caller,
+                lock: found,
             }),
-            TransferOutcome::Refused { lock_id } => Err(LockError::PreconditionFailed { lock_id }),
+            None => Err(LockError::NotFound(lock.as_str().to_string())),
         }
     }
 
-    fn api_admin_id(&self, conn: &mut PgConnection) -> Result<Option<i32>, StorageError> {
-        if let Some(id) = self.api_admin_id.get() {
-            return Ok(*id);
+    /// PUT by a host: take the lock, creating it on first use.
+    pub async fn acquire(
+        &self,
+        certificate: &HostCertificate,
+        lock: &LockRef,
+    ) -> Result<HostAnswer, LockError> {
+        let mut conn = self.conn().await?;
+        let mut verdict = None;
+        // At most three passes: the first may leave an unusual opt-out value to us, and a lock
+        // created by someone else between our look and our create is looked at once more.
+        for _ in 0..3 {
+            let operation = HostOperation::Acquire {
+                opt_out_verdict: verdict,
+            };
+            let row = self
+                .host_request(&mut conn, certificate, lock, operation)
+                .await?;
+            let caller = caller_of(&row);
+            match row.allowed {
+                None => {
+                    verdict = Some(opt_out::may_acquire(row.opt_out_value.as_deref()));
+                    continue;
+                }
+                Some(false) => {
+                    log::info!(
+                        "host {} may not acquire update locks ({OPT_OUT_PARAMETER})",
+                        caller.name
+                    );
+                    // As the plugin: the lock is still auto-created, and no event is recorded.
+                    let lock_id = match row.lock_id {
+                        Some(id) => id,
+                        None => self.find_or_create(&mut conn, lock, None).await?.id,
+                    };
+                    return Err(LockError::PreconditionFailed { lock_id });
+                }
+                Some(true) => {}
+            }
+            if let Some(acquired) = row.lock() {
+                return Ok(HostAnswer {
+                    caller,
+                    lock: acquired,
+                });
+            }
+            if let Some(lock_id) = row.lock_id {
+                return Err(LockError::PreconditionFailed { lock_id });
+            }
+            if let Some(created) = self
+                .create_for_host(&mut conn, lock, Some(caller.id))
+                .await?
+            {
+                return Ok(HostAnswer {
+                    caller,
+                    lock: created,
+                });
+            }
         }
-        let id = host_store::api_admin_user_id(conn)?;
-        Ok(*self.api_admin_id.get_or_init(|| id))
+        Err(LockError::Internal(format!(
+            "acquiring {:?} did not settle",
+            lock.as_str()
+        )))
+    }
+
+    /// DELETE by a host: give the lock back. Releasing a free lock succeeds; a missing lock is
+    /// created free, as the plugin does.
+    pub async fn release(
+        &self,
+        certificate: &HostCertificate,
+        lock: &LockRef,
+    ) -> Result<HostAnswer, LockError> {
+        let mut conn = self.conn().await?;
+        for _ in 0..2 {
+            let row = self
+                .host_request(&mut conn, certificate, lock, HostOperation::Release)
+                .await?;
+            let caller = caller_of(&row);
+            if let Some(released) = row.lock() {
+                return Ok(HostAnswer {
+                    caller,
+                    lock: released,
+                });
+            }
+            if let Some(lock_id) = row.lock_id {
+                return Err(LockError::PreconditionFailed { lock_id });
+            }
+            if let Some(created) = self.create_for_host(&mut conn, lock, None).await? {
+                return Ok(HostAnswer {
+                    caller,
+                    lock: created,
+                });
+            }
+        }
+        Err(LockError::Internal(format!(
+            "releasing {:?} did not settle",
+            lock.as_str()
+        )))
+    }
+
+    /// GET by a Foreman user.
+    pub async fn show(&self, lock: &LockRef) -> Result<Lock, LockError> {
+        let mut conn = self.conn().await?;
+        find(&mut conn, lock)
+            .await?
+            .ok_or_else(|| LockError::NotFound(lock.as_str().to_string()))
+    }
+
+    async fn host_request(
+        &self,
+        conn: &mut Conn,
+        certificate: &HostCertificate,
+        lock: &LockRef,
+        operation: HostOperation,
+    ) -> Result<host_requests::HostRequestRow, LockError> {
+        let unknown = || LockError::UnknownHost {
+            subject: certificate.subject.clone(),
+        };
+        let lookup = match certificate.kind {
+            CertificateKind::Puppet => HostLookup::Certname,
+            CertificateKind::Katello if self.has_katello_facets(conn).await? => {
+                HostLookup::ConsumerUuid
+            }
+            CertificateKind::Katello => return Err(unknown()),
+        };
+        host_requests::run(
+            conn,
+            &self.statements,
+            lookup,
+            &certificate.subject,
+            lock.id(),
+            lock.as_str(),
+            operation,
+        )
+        .await?
+        .ok_or_else(unknown)
+    }
+
+    /// A host's first use of a name; `None` when someone else created it meanwhile.
+    async fn create_for_host(
+        &self,
+        conn: &mut Conn,
+        lock: &LockRef,
+        holder: Option<i32>,
+    ) -> Result<Option<Lock>, LockError> {
+        Ok(admin_store::create(conn, lock.as_str(), Some(UPDATE_LOCK_TYPE), true, holder).await?)
+    }
+
+    async fn find_or_create(
+        &self,
+        conn: &mut Conn,
+        lock: &LockRef,
+        holder: Option<i32>,
+    ) -> Result<Lock, LockError> {
+        if let Some(created) = self.create_for_host(conn, lock, holder).await? {
+            return Ok(created);
+        }
+        find(conn, lock)
+            .await?
+            .ok_or_else(|| LockError::NotFound(lock.as_str().to_string()))
+    }
+
+    async fn has_katello_facets(&self, conn: &mut Conn) -> Result<bool, LockError> {
+        if let Some(present) = self.katello_facets.get() {
+            return Ok(*present);
+        }
+        let present = catalog::table_exists(conn, "katello_subscription_facets").await?;
+        Ok(*self.katello_facets.get_or_init(|| present))
     }
 }
 
-pub(crate) fn find(
-    conn: &mut PgConnection,
-    lock_ref: &LockRef,
-) -> Result<Option<LockView>, StorageError> {
-    match lock_ref {
-        LockRef::IdOrName(id, name) => match lock_store::find_by_id(conn, *id)? {
-            Some(lock) => Ok(Some(lock)),
-            None => lock_store::find_by_name(conn, name),
-        },
-        LockRef::Name(name) => lock_store::find_by_name(conn, name),
+fn caller_of(row: &host_requests::HostRequestRow) -> Caller {
+    Caller {
+        id: row.caller_id,
+        name: row.caller_name.clone(),
     }
 }
 
-fn find_or_create(conn: &mut PgConnection, lock_ref: &LockRef) -> Result<LockView, StorageError> {
-    match find(conn, lock_ref)? {
-        Some(lock) => Ok(lock),
-        None => lock_store::create_if_missing(conn, lock_ref.as_str()),
-    }
+async fn find(conn: &mut Conn, lock: &LockRef) -> Result<Option<Lock>, LockError> {
+    Ok(lock_store::find(conn, lock.id(), lock.as_str()).await?)
 }

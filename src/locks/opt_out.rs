@@ -29,6 +29,45 @@ pub fn may_acquire(stored: Option<&str>) -> bool {
     }
 }
 
+/// Stored forms of the values admins set (every word Foreman's boolean cast knows, in the ways
+/// Foreman and older versions of it write them, and the blank ones), each classified by
+/// [`may_acquire`]: `(allowed, denied)`. The host statement decides these in SQL; any other value
+/// it hands back to `may_acquire`, so this function stays the only definition of the rules.
+pub fn classified_values() -> (Vec<String>, Vec<String>) {
+    const WORDS: [&str; 12] = [
+        "true", "t", "yes", "y", "on", "1", "false", "f", "no", "n", "off", "0",
+    ];
+    const FORMS: [&str; 7] = [
+        "--- {}\n",
+        "--- {}",
+        "--- {}\n...\n",
+        "--- '{}'\n",
+        "--- \"{}\"\n",
+        "{}",
+        "--- '{}'",
+    ];
+    let mut candidates = vec![
+        "--- ''\n".to_string(),
+        "--- \n".to_string(),
+        "---\n...\n".to_string(),
+        String::new(),
+    ];
+    for word in WORDS {
+        let mut title = word.to_string();
+        title[..1].make_ascii_uppercase();
+        for variant in [word.to_string(), title, word.to_ascii_uppercase()] {
+            for form in FORMS {
+                candidates.push(form.replace("{}", &variant));
+            }
+        }
+    }
+    candidates.sort();
+    candidates.dedup();
+    candidates
+        .into_iter()
+        .partition(|value| may_acquire(Some(value)))
+}
+
 fn cast_string(text: &str) -> bool {
     if text.trim().is_empty() {
         return true;
@@ -47,7 +86,20 @@ fn cast_string(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::may_acquire;
+    use super::{classified_values, may_acquire};
+
+    #[test]
+    fn classified_values_are_what_may_acquire_says() {
+        let (allowed, denied) = classified_values();
+        assert!(allowed.contains(&"--- true\n".to_string()));
+        assert!(allowed.contains(&"--- 'Yes'\n".to_string()));
+        assert!(allowed.contains(&String::new()));
+        assert!(denied.contains(&"--- false\n".to_string()));
+        assert!(denied.contains(&"--- \"OFF\"\n".to_string()));
+        assert!(denied.contains(&"no".to_string()));
+        assert!(allowed.iter().all(|v| may_acquire(Some(v))));
+        assert!(denied.iter().all(|v| !may_acquire(Some(v))));
+    }
 
     #[test]
     fn foreman_cast_rules() {

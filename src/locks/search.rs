@@ -4,7 +4,50 @@
 //! `enabled = true|false`, `locked = true|false`, `stale = true|false`, and a bare word (name
 //! contains it), joined with `and`. Anything else is refused with a message, never ignored.
 
-use crate::storage::locks::{LockFilter, SortField, TextMatch};
+/// A text comparison as Foreman's scoped search offers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextMatch {
+    Equals(String),
+    NotEquals(String),
+    Contains(String),
+    NotContains(String),
+}
+
+/// One condition of a lock search; conditions are joined with AND.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockFilter {
+    Name(TextMatch),
+    /// The holder's host name.
+    Host(TextMatch),
+    Type(TextMatch),
+    Enabled(bool),
+    Locked(bool),
+    /// Held and not refreshed for `ListQuery::stale_hours`.
+    Stale(bool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortField {
+    Id,
+    Name,
+    Type,
+    Enabled,
+    Host,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// A parsed index request, as storage runs it.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub filters: Vec<LockFilter>,
+    pub sort: SortField,
+    pub descending: bool,
+    /// None: all rows.
+    pub limit: Option<i64>,
+    pub offset: i64,
+    pub stale_hours: u32,
+}
 
 /// A search or order the service does not understand; the text is for the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +105,13 @@ impl Token {
 }
 
 fn tokenize(search: &str) -> Result<Vec<Token>, QueryError> {
+    // PostgreSQL text cannot hold NUL, and no name holds a control character: refused here,
+    // before anything reaches SQL.
+    if search.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+        return Err(QueryError(
+            "search must not contain control characters".into(),
+        ));
+    }
     const OPERATORS: [&str; 6] = ["!=", "!~", "<>", "=", "~", "^"];
     let mut tokens = Vec::new();
     let mut chars = search.char_indices().peekable();
@@ -279,6 +329,8 @@ mod tests {
             "name = a name = b",
             "   ",
             "host ^ x",
+            "name = a\0b",
+            "\0",
         ] {
             assert!(parse_search(bad).is_err(), "{bad:?} accepted");
         }

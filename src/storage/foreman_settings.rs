@@ -1,12 +1,12 @@
 //! Foreman's `settings` table: rows exist only for values changed from the code default, and
 //! values are YAML (`--- 10`).
 
-use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text, Varchar};
+use diesel_async::RunQueryDsl;
 
 use super::sql::sql;
-use super::StorageError;
+use super::{Conn, StorageError};
 
 #[derive(QueryableByName)]
 struct SettingRow {
@@ -16,43 +16,63 @@ struct SettingRow {
     value: Option<String>,
 }
 
-/// The integer values of the named settings that have a row (and an integer value).
-pub fn integers(
-    conn: &mut PgConnection,
+/// A setting's value, decoded from its YAML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingValue {
+    Integer(i64),
+    Text(String),
+}
+
+/// The values of the named settings that have a row with an integer or string value.
+pub async fn values(
+    conn: &mut Conn,
     names: &[&str],
-) -> Result<Vec<(String, i64)>, StorageError> {
+) -> Result<Vec<(String, SettingValue)>, StorageError> {
     let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let rows = sql("SELECT name, value FROM settings WHERE name = ANY($1)")
+    let rows: Vec<SettingRow> = sql("SELECT name, value FROM settings WHERE name = ANY($1)")
         .bind(names)
-        .load::<SettingRow>(conn)?;
+        .load(conn)
+        .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|row| Some((row.name, yaml_integer(row.value.as_deref()?)?)))
+        .filter_map(|row| Some((row.name, decode(row.value.as_deref()?)?)))
         .collect())
 }
 
 /// Foreman's page size for API lists (setting `entries_per_page`, default 20).
-pub fn entries_per_page(conn: &mut PgConnection) -> Result<i64, StorageError> {
-    Ok(integers(conn, &["entries_per_page"])?
+pub async fn entries_per_page(conn: &mut Conn) -> Result<i64, StorageError> {
+    Ok(values(conn, &["entries_per_page"])
+        .await?
         .into_iter()
-        .map(|(_, n)| n)
-        .find(|n| *n > 0)
+        .find_map(|(_, value)| match value {
+            SettingValue::Integer(n) if n > 0 => Some(n),
+            _ => None,
+        })
         .unwrap_or(20))
 }
 
-fn yaml_integer(value: &str) -> Option<i64> {
-    let docs = yaml_rust2::YamlLoader::load_from_str(value).ok()?;
-    docs.first()?.as_i64()
+fn decode(value: &str) -> Option<SettingValue> {
+    let doc = yaml_rust2::YamlLoader::load_from_str(value)
+        .ok()?
+        .into_iter()
+        .next()?;
+    doc.as_i64()
+        .map(SettingValue::Integer)
+        .or_else(|| doc.as_str().map(|s| SettingValue::Text(s.to_string())))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::yaml_integer;
+    use super::*;
 
     #[test]
     fn settings_values_are_yaml() {
-        assert_eq!(yaml_integer("--- 10"), Some(10));
-        assert_eq!(yaml_integer("--- 50000\n"), Some(50000));
-        assert_eq!(yaml_integer("--- abc"), None);
+        assert_eq!(decode("--- 10"), Some(SettingValue::Integer(10)));
+        assert_eq!(decode("--- 50000\n"), Some(SettingValue::Integer(50000)));
+        assert_eq!(
+            decode("--- pbkdf2sha1"),
+            Some(SettingValue::Text("pbkdf2sha1".into()))
+        );
+        assert_eq!(decode("--- [1]"), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Embedded migrations, serialised across instances: two services started together on one
 //! database must not both try to create the plugin's tables.
 
+use diesel::migration::MigrationSource;
 use diesel::pg::PgConnection;
 use diesel::sql_types::BigInt;
 use diesel::{Connection, RunQueryDsl};
@@ -50,4 +51,31 @@ pub fn pending(conn: &mut PgConnection) -> Result<Vec<String>, MigrationError> {
                 .collect()
         })
         .map_err(|e| MigrationError(format!("cannot read the applied migrations: {e}")))
+}
+
+#[derive(diesel::QueryableByName)]
+struct AppliedVersion {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    version: String,
+}
+
+/// The embedded migrations the database has not applied, read over the service's own async
+/// connection (for readiness, where the sync harness cannot run).
+pub async fn pending_on(conn: &mut super::Conn) -> Result<Vec<String>, super::StorageError> {
+    use diesel_async::RunQueryDsl;
+    let applied: Vec<AppliedVersion> =
+        if super::catalog::table_exists(conn, "__diesel_schema_migrations").await? {
+            super::sql::sql("SELECT version::text AS version FROM __diesel_schema_migrations")
+                .load(conn)
+                .await?
+        } else {
+            Vec::new()
+        };
+    let embedded = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+        .map_err(|e| super::StorageError::Query(diesel::result::Error::QueryBuilderError(e)))?;
+    Ok(embedded
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .filter(|version| !applied.iter().any(|a| &a.version == version))
+        .collect())
 }

@@ -1,11 +1,12 @@
 //! Storage: the PostgreSQL pool and every SQL statement foreman-dlm runs.
 //!
-//! Diesel is synchronous, so all database work runs on actix's blocking pool through
-//! [`Database::run`]; the pool checkout happens inside that closure so a slow pool never stalls an
-//! async worker.
+//! Statements run on diesel-async's `AsyncPgConnection`, on the HTTP workers themselves: a request
+//! waiting for PostgreSQL costs a parked future, not a thread. Only the layers below `http` use
+//! this module; they turn [`StorageError`] into their own errors.
 
+pub mod catalog;
+pub mod connect;
 pub mod foreman_settings;
-pub mod hosts;
 pub mod locks;
 pub mod migrations;
 pub mod schema;
@@ -15,12 +16,23 @@ pub mod users;
 use std::fmt;
 use std::time::Duration;
 
-use diesel::pg::PgConnection;
-use diesel::r2d2::{self, ManageConnection};
-use diesel::result::{ConnectionError, DatabaseErrorKind, Error as DieselError};
-use diesel::{Connection, RunQueryDsl};
+use deadpool::managed::{PoolError, Timeouts};
+use deadpool::Runtime;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::AsyncPgConnection;
+use futures_util::FutureExt;
 
-/// What went wrong below the lock domain. Only the two kinds the HTTP layer answers differently.
+use crate::settings::Secret;
+use connect::ConnectOptions;
+
+/// The connection every storage function takes.
+pub type Conn = AsyncPgConnection;
+
+/// What went wrong below the domain layers. Only the two kinds that are answered differently.
 #[derive(Debug)]
 pub enum StorageError {
     /// The database cannot be reached (down, restarting, connection lost, pool exhausted): 503.
@@ -46,6 +58,15 @@ impl fmt::Display for StorageError {
 
 impl std::error::Error for StorageError {}
 
+/// Messages of PostgreSQL's class 57 (operator intervention) errors: the server ended the
+/// session, so the statement was not the problem.
+const SERVER_WENT_AWAY: [&str; 4] = [
+    "terminating connection",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "the database system is in recovery mode",
+];
+
 impl From<DieselError> for StorageError {
     fn from(e: DieselError) -> Self {
         match e {
@@ -53,127 +74,100 @@ impl From<DieselError> for StorageError {
             | DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, ref info) => {
                 StorageError::Unavailable(info.message().to_string())
             }
+            DieselError::DatabaseError(_, ref info)
+                if SERVER_WENT_AWAY
+                    .iter()
+                    .any(|m| info.message().starts_with(m)) =>
+            {
+                StorageError::Unavailable(info.message().to_string())
+            }
             other => StorageError::Query(other),
         }
     }
 }
 
-impl From<r2d2::PoolError> for StorageError {
-    fn from(e: r2d2::PoolError) -> Self {
-        StorageError::Unavailable(e.to_string())
+impl From<PoolError<diesel_async::pooled_connection::PoolError>> for StorageError {
+    fn from(e: PoolError<diesel_async::pooled_connection::PoolError>) -> Self {
+        match e {
+            PoolError::Timeout(_) => {
+                StorageError::Unavailable("no database connection became free in time".into())
+            }
+            other => StorageError::Unavailable(other.to_string()),
+        }
     }
 }
 
-/// Errors of the layers above that may stem from a lost database; [`Database::run`] asks them, to
-/// retire a connection that the database dropped.
-pub trait StorageFailure {
-    fn is_unavailable(&self) -> bool;
-}
+/// A connection borrowed from the pool; it goes back when dropped, unless it was lost.
+pub type PooledConn = Object<AsyncPgConnection>;
 
-impl StorageFailure for StorageError {
-    fn is_unavailable(&self) -> bool {
-        StorageError::is_unavailable(self)
-    }
-}
-
-/// A pooled connection that remembers when the server dropped it. Diesel's own r2d2 check only
-/// sees broken transactions, not a lost socket, and a `SELECT 1` on every checkout would cost a
-/// round trip per request; this flag lets the pool discard exactly the dead connections.
-pub struct TrackedConnection {
-    conn: PgConnection,
-    lost: bool,
-}
-
-pub struct TrackedConnectionManager {
-    database_url: String,
-}
-
-impl ManageConnection for TrackedConnectionManager {
-    type Connection = TrackedConnection;
-    type Error = ConnectionError;
-
-    fn connect(&self) -> Result<TrackedConnection, ConnectionError> {
-        PgConnection::establish(&self.database_url)
-            .map(|conn| TrackedConnection { conn, lost: false })
-    }
-
-    fn is_valid(&self, c: &mut TrackedConnection) -> Result<(), ConnectionError> {
-        diesel::sql_query("SELECT 1")
-            .execute(&mut c.conn)
-            .map(|_| ())
-            .map_err(ConnectionError::CouldntSetupConfiguration)
-    }
-
-    fn has_broken(&self, c: &mut TrackedConnection) -> bool {
-        c.lost
-    }
-}
-
+/// The pool. Cloning shares it.
 #[derive(Clone)]
 pub struct Database {
-    pool: r2d2::Pool<TrackedConnectionManager>,
+    pool: Pool<AsyncPgConnection>,
+}
+
+/// How many connections are open and how many are lent out, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub open: usize,
+    pub idle: usize,
 }
 
 impl Database {
     /// Builds the pool without connecting: the service starts (and answers 503) while the
-    /// database is still coming up, and recovers by itself when it is back.
-    pub fn new(database_url: &str, pool_size: u32, checkout_timeout: Duration) -> Database {
-        let pool = r2d2::Pool::builder()
-            .max_size(pool_size)
-            .min_idle(Some(0))
-            .test_on_check_out(false)
-            .connection_timeout(checkout_timeout)
-            .error_handler(Box::new(LogConnectError))
-            .build_unchecked(TrackedConnectionManager {
-                database_url: database_url.to_string(),
-            });
-        Database { pool }
+    /// database is still coming up, and recovers by itself when it is back. Only a connection
+    /// string that cannot be parsed is an error here.
+    pub fn new(
+        url: &Secret,
+        pool_size: u32,
+        checkout_timeout: Duration,
+    ) -> Result<Database, String> {
+        let options = ConnectOptions::parse(url.expose())?;
+        let mut config = ManagerConfig::default();
+        // A lost socket is noticed without a query (`is_closed` at recycle); a `SELECT 1` on every
+        // checkout would cost a round trip per request.
+        config.recycling_method = RecyclingMethod::Fast;
+        config.custom_setup = Box::new(move |_| {
+            let options = options.clone();
+            async move {
+                options.connect().await.map_err(|e| {
+                    log::warn!("cannot connect to the database: {e}");
+                    diesel::ConnectionError::BadConnection(e)
+                })
+            }
+            .boxed()
+        });
+        // The URL itself is never used: `custom_setup` connects with the parsed options.
+        let manager = AsyncDieselConnectionManager::new_with_config("", config);
+        let pool = Pool::builder(manager)
+            .max_size(pool_size as usize)
+            .timeouts(Timeouts {
+                wait: Some(checkout_timeout),
+                create: Some(checkout_timeout),
+                recycle: Some(checkout_timeout),
+            })
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| format!("cannot build the database pool: {e}"))?;
+        Ok(Database { pool })
     }
 
-    /// Runs `work` with one pooled connection on the blocking thread pool.
-    pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: From<StorageError> + StorageFailure + Send + 'static,
-    {
-        let pool = self.pool.clone();
-        let outcome = actix_web::web::block(move || {
-            let mut tracked = pool.get().map_err(StorageError::from)?;
-            let result = work(&mut tracked.conn);
-            if let Err(e) = &result {
-                if e.is_unavailable() {
-                    tracked.lost = true;
-                }
-            }
-            result
-        })
-        .await;
-        match outcome {
-            Ok(result) => result,
-            Err(blocking) => Err(E::from(StorageError::Unavailable(format!(
-                "database worker failed: {blocking}"
-            )))),
+    /// Borrows a connection, waiting at most the checkout timeout.
+    pub async fn conn(&self) -> Result<PooledConn, StorageError> {
+        self.pool.get().await.map_err(StorageError::from)
+    }
+
+    pub fn status(&self) -> PoolStatus {
+        let status = self.pool.status();
+        PoolStatus {
+            open: status.size,
+            idle: status.available,
         }
     }
 
-    /// A connection for command-line work (check-config, demo), outside any async runtime.
-    pub fn connect_now(database_url: &str) -> Result<PgConnection, ConnectionError> {
-        PgConnection::establish(database_url)
-    }
-}
-
-/// r2d2 reports failed connection attempts here; the libpq text names host and user, never the
-/// password.
-#[derive(Debug)]
-struct LogConnectError;
-
-impl r2d2::HandleError<ConnectionError> for LogConnectError {
-    fn handle_error(&self, error: ConnectionError) {
-        log::warn!(
-            "cannot connect to the database: {}",
-            error.to_string().trim()
-        );
+    /// One connection outside the pool, for commands (check-config, status).
+    pub async fn connect_once(url: &Secret) -> Result<AsyncPgConnection, String> {
+        ConnectOptions::parse(url.expose())?.connect().await
     }
 }
 
@@ -190,9 +184,14 @@ mod tests {
         assert!(StorageError::from(lost).is_unavailable());
         let unsent = DieselError::DatabaseError(
             DatabaseErrorKind::UnableToSendCommand,
-            Box::new("no connection to the server".to_string()),
+            Box::new("connection closed".to_string()),
         );
         assert!(StorageError::from(unsent).is_unavailable());
+        let terminated = DieselError::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new("terminating connection due to administrator command".to_string()),
+        );
+        assert!(StorageError::from(terminated).is_unavailable());
         let unique = DieselError::DatabaseError(
             DatabaseErrorKind::UniqueViolation,
             Box::new("duplicate key".to_string()),

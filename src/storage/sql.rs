@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Untyped};
-use diesel::{QueryResult, RunQueryDsl};
+use diesel::QueryResult;
 
 /// A value for a `$n` placeholder.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +64,27 @@ impl Sql {
     }
 }
 
+#[derive(diesel::QueryableByName)]
+struct PlanLine {
+    #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
+/// The text plan of `statement`, with its bind values: for checking that the statements the
+/// code runs stay index-bound.
+pub async fn explain(
+    conn: &mut super::Conn,
+    statement: &Sql,
+) -> Result<String, super::StorageError> {
+    use diesel_async::RunQueryDsl;
+    let lines: Vec<PlanLine> = statement.explained().load(conn).await?;
+    Ok(lines
+        .into_iter()
+        .map(|l| l.line)
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
 impl QueryFragment<Pg> for Sql {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         let text: &str = &self.text;
@@ -113,8 +134,6 @@ impl QueryId for Sql {
 impl Query for Sql {
     type SqlType = Untyped;
 }
-
-impl<Conn> RunQueryDsl<Conn> for Sql {}
 
 impl From<i32> for BindValue {
     fn from(v: i32) -> Self {

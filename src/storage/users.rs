@@ -1,12 +1,12 @@
 //! Reads Foreman's users, personal access tokens, settings and RBAC tables (never writes them,
 //! except a token's `last_used_at`, as Foreman does on every use).
 
-use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Integer, Nullable, Varchar};
+use diesel_async::RunQueryDsl;
 
 use super::sql::sql;
-use super::StorageError;
+use super::{Conn, StorageError};
 
 #[derive(Debug, Clone, QueryableByName)]
 pub struct UserRow {
@@ -29,8 +29,8 @@ pub struct UserRow {
 }
 
 /// Foreman's `User.find_by_login`: case-insensitive through `lower_login`.
-pub fn find_by_login(
-    conn: &mut PgConnection,
+pub async fn find_by_login(
+    conn: &mut Conn,
     lower_login: &str,
 ) -> Result<Option<UserRow>, StorageError> {
     sql("SELECT u.id, u.login, \
@@ -43,6 +43,7 @@ pub fn find_by_login(
           WHERE u.lower_login = $1")
     .bind(lower_login)
     .get_result(conn)
+    .await
     .optional()
     .map_err(StorageError::from)
 }
@@ -57,8 +58,8 @@ struct TokenId {
 /// Foreman's `PersonalAccessToken.active.find_by(user:, token: any of the candidates)`; on a
 /// match, records the use as Foreman does. A NULL `revoked` is not active (Foreman's `revoked =
 /// false` does not match it either).
-pub fn use_active_token(
-    conn: &mut PgConnection,
+pub async fn use_active_token(
+    conn: &mut Conn,
     user_id: i32,
     candidates: &[String],
 ) -> Result<bool, StorageError> {
@@ -72,6 +73,7 @@ pub fn use_active_token(
     .bind(user_id)
     .bind(candidates)
     .get_result(conn)
+    .await
     .optional()?;
     Ok(found.is_some())
 }
@@ -86,8 +88,8 @@ struct Granted {
 /// flattened `cached_user_roles` (direct and through user groups) plus the builtin Default role
 /// (`roles.builtin = 2`) that every user has. Limited filters (with a search) are not honoured:
 /// their scoped-search condition cannot be applied here, so they grant nothing (fail closed).
-pub fn granted_permissions(
-    conn: &mut PgConnection,
+pub async fn granted_permissions(
+    conn: &mut Conn,
     user_id: i32,
     permissions: &[&str],
 ) -> Result<Vec<String>, StorageError> {
@@ -102,6 +104,26 @@ pub fn granted_permissions(
     .bind(user_id)
     .bind(wanted)
     .load::<Granted>(conn)
+    .await
     .map(|rows| rows.into_iter().map(|g| g.name).collect())
     .map_err(StorageError::from)
+}
+
+/// Whether one of `candidates` is an active token of the user, without recording a use: for
+/// users whose login is refused anyway.
+pub async fn has_active_token(
+    conn: &mut Conn,
+    user_id: i32,
+    candidates: &[String],
+) -> Result<bool, StorageError> {
+    let found: Option<TokenId> = sql("SELECT id FROM personal_access_tokens \
+                       WHERE user_id = $1 AND token = ANY($2) AND revoked = false \
+                         AND (expires_at >= now() AT TIME ZONE 'UTC' OR expires_at IS NULL) \
+                       ORDER BY id LIMIT 1")
+    .bind(user_id)
+    .bind(candidates)
+    .get_result(conn)
+    .await
+    .optional()?;
+    Ok(found.is_some())
 }

@@ -4,11 +4,11 @@
 use serde_json::{json, Value};
 
 use crate::common::users::{basic, Scheme};
-use crate::common::{cert_header, pki, send_json, Answer, TestDb, TestServer};
+use crate::common::{cert_header, pki, send_json, Answer, Server, TestApp, TestDb};
 
 struct Site {
     db: TestDb,
-    server: TestServer,
+    server: Server,
     admin_id: i64,
     host_id: i64,
 }
@@ -17,8 +17,7 @@ impl Site {
     /// An admin, one user per plugin permission (`perm-<permission>`, through a role), a user
     /// with no permission, and a host with its certificate.
     fn new() -> Site {
-        let db = TestDb::new();
-        let server = TestServer::start(&db);
+        let TestApp { db, server } = TestApp::spawn();
         let admin_id = db.add_user("admin", "admin-pw", Scheme::Bcrypt);
         db.make_admin(admin_id);
         for permission in [

@@ -4,11 +4,11 @@
 use serde_json::{json, Value};
 
 use crate::common::users::{basic, Scheme};
-use crate::common::{send, TestDb, TestServer};
+use crate::common::{send, Server, TestApp};
 
 const INDEX: &str = "/api/v2/dlmlocks";
 
-async fn index_as(server: &TestServer, login: &str, secret: &str) -> (u16, Value) {
+async fn index_as(server: &Server, login: &str, secret: &str) -> (u16, Value) {
     let answer = send("GET", &server.url(INDEX), &[basic(login, secret)]).await;
     (answer.status, answer.body)
 }
@@ -19,8 +19,7 @@ fn unable(login: &str) -> Value {
 
 #[actix_web::test]
 async fn passwords_of_every_foreman_hash_scheme() {
-    let db = TestDb::new();
-    let server = TestServer::start(&db);
+    let TestApp { db, server } = TestApp::spawn();
     for (login, scheme) in [
         ("bcrypt-user", Scheme::Bcrypt),
         ("pbkdf2-user", Scheme::Pbkdf2),
@@ -46,8 +45,12 @@ async fn passwords_of_every_foreman_hash_scheme() {
 
 #[actix_web::test]
 async fn unknown_users_get_the_same_answer_as_wrong_passwords() {
-    let db = TestDb::new();
-    let server = TestServer::start(&db);
+    // Forty failed logins from one address in a minute: above the default rate limits.
+    let TestApp { db, server } = TestApp::spawn_with(|options| {
+        options.extra_toml = "[logins]\nfailures_per_address_per_minute = 1000\n\
+                              failures_per_login_per_minute = 1000\n"
+            .into()
+    });
     db.add_user("alice", "secret", Scheme::Bcrypt);
 
     let (wrong_status, wrong_body) = index_as(&server, "alice", "not-it").await;
@@ -81,8 +84,7 @@ async fn unknown_users_get_the_same_answer_as_wrong_passwords() {
 
 #[actix_web::test]
 async fn personal_access_tokens() {
-    let db = TestDb::new();
-    let server = TestServer::start(&db);
+    let TestApp { db, server } = TestApp::spawn();
     let alice = db.add_user("alice", "password", Scheme::Bcrypt);
     db.make_admin(alice);
     let bob = db.add_user("bob", "password", Scheme::Bcrypt);
@@ -156,8 +158,7 @@ async fn personal_access_tokens() {
 
 #[actix_web::test]
 async fn disabled_ldap_and_hidden_users() {
-    let db = TestDb::new();
-    let server = TestServer::start(&db);
+    let TestApp { db, server } = TestApp::spawn();
     let carol = db.add_user("carol", "password", Scheme::Bcrypt);
     db.make_admin(carol);
     db.exec(&format!(
@@ -180,8 +181,16 @@ async fn disabled_ldap_and_hidden_users() {
         json!({"error": {"message": "User account is disabled, please contact your administrator"}})
     );
     assert_eq!(disabled_wrong, 401);
-    assert_eq!(ldap, 401);
-    let message = ldap_body["error"]["message"].as_str().expect("message");
+    // A password is not checked for a directory user, and the answer does not say the login
+    // exists (issue 9): the same 401 as a wrong password.
+    assert_eq!((ldap, ldap_body), (401, unable("dave")));
+    // Only a caller who proves to be that user, with one of their tokens, learns why.
+    db.add_token(dave, "d4v3-t0k3n-value", Scheme::Sha1, "false", "NULL");
+    let (ldap_token, ldap_token_body) = index_as(&server, "dave", "d4v3-t0k3n-value").await;
+    assert_eq!(ldap_token, 401);
+    let message = ldap_token_body["error"]["message"]
+        .as_str()
+        .expect("message");
     assert!(
         message.contains("AuthSourceLdap") && message.contains("cannot verify"),
         "{message}"
@@ -191,8 +200,7 @@ async fn disabled_ldap_and_hidden_users() {
 
 #[actix_web::test]
 async fn host_certificates_do_not_authenticate_users() {
-    let db = TestDb::new();
-    let server = TestServer::start(&db);
+    let TestApp { db, server } = TestApp::spawn();
     db.add_host("web1.example.com");
     let cert = crate::common::pki::shared().host("web1.example.com");
 

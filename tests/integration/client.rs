@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::{pki, ServerOptions, TestDb, TestServer};
+use crate::common::{pki, Server, ServerOptions, TestDb};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/client/updatelock");
 
@@ -27,7 +27,7 @@ impl Node {
         }
     }
 
-    fn run(&self, server: &TestServer, args: &[&str], extra: &[(&str, &str)]) -> Output {
+    fn run(&self, server: &Server, args: &[&str], extra: &[(&str, &str)]) -> Output {
         let port = server.tls_addr.expect("tls").port();
         let mut command = Command::new("bash");
         command
@@ -66,10 +66,10 @@ fn holder(db: &TestDb) -> Value {
         .map_or(Value::Null, |row| row["host_id"].clone())
 }
 
-fn server(db: &TestDb) -> TestServer {
+fn server(db: &TestDb) -> Server {
     let mut options = ServerOptions::for_db(db);
     options.tls = true;
-    TestServer::start_with(options)
+    Server::spawn(&options)
 }
 
 #[test]

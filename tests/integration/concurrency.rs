@@ -3,12 +3,11 @@
 use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::common::{cert_header, pki, send, TestDb, TestServer};
+use crate::common::{cert_header, pki, send, TestApp};
 
 #[actix_web::test]
 async fn fifty_hosts_acquire_one_lock_at_once() {
-    let db = TestDb::new();
-    let server = TestServer::start(&db);
+    let TestApp { db, server } = TestApp::spawn();
     let pki = pki::shared();
     let hosts: Vec<(i64, Vec<(&str, String)>)> = (0..50)
         .map(|i| {
@@ -55,8 +54,7 @@ async fn fifty_hosts_acquire_one_lock_at_once() {
 
 #[actix_web::test]
 async fn concurrent_first_acquires_of_new_names_create_one_row_each() {
-    let db = TestDb::new();
-    let server = TestServer::start(&db);
+    let TestApp { db, server } = TestApp::spawn();
     let pki = pki::shared();
     let a = cert_header(&pki.host("a.example.com"));
     let b = cert_header(&pki.host("b.example.com"));
@@ -82,8 +80,7 @@ async fn concurrent_first_acquires_of_new_names_create_one_row_each() {
 
 #[actix_web::test]
 async fn holders_alternate_under_churn() {
-    let db = TestDb::new();
-    let server = TestServer::start(&db);
+    let TestApp { db, server } = TestApp::spawn();
     let pki = pki::shared();
     let hosts: Vec<Vec<(&str, String)>> = (0..6)
         .map(|i| {

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use serde_json::{json, Value};
 
 use crate::common::apache::{self, Apache};
-use crate::common::{curl, pki, ServerOptions, TestDb, TestServer};
+use crate::common::{curl, pki, Server, ServerOptions, TestDb};
 
 const KATELLO_SCHEMA_SQL: &str = include_str!("../fixtures/katello_schema.sql");
 const CONSUMER_UUID: &str = "0f3b1c6e-94d2-4b8e-a1f4-7c2d5e9a0b13";
@@ -16,7 +16,7 @@ const CONSUMER_UUID: &str = "0f3b1c6e-94d2-4b8e-a1f4-7c2d5e9a0b13";
 /// A Katello-flavoured Foreman: Puppet hosts, a subscription-manager host, CRL in foreman-dlm.
 struct Site {
     db: TestDb,
-    server: TestServer,
+    server: Server,
     web1: i64,
     rhel1: i64,
     clients: Clients,
@@ -50,11 +50,12 @@ impl Site {
         ));
         let pki = pki::shared();
         let mut options = ServerOptions::for_db(&db);
-        options.ca_files = vec![pki.ca_bundle_file.clone()];
+        options.ca_files = vec![pki.ca_file.clone()];
+        options.katello_ca_files = vec![pki.katello_ca_file.clone()];
         options.crl_files = vec![pki.crl_file.clone()];
         options.trusted_proxies = vec!["127.0.0.1/32".into()];
         options.tls = true;
-        let server = TestServer::start_with(options);
+        let server = Server::spawn(&options);
         let clients = Clients {
             web1: client_args("web1", &pki.host("web1.example.com")),
             web2: client_args("web2", &pki.host("web2.example.com")),

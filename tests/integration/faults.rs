@@ -11,7 +11,7 @@ use futures_util::future::join_all;
 use serde_json::json;
 
 use crate::common::load::{assert_consistent_history, update_cycles, Seen};
-use crate::common::{admin_url, cert_header, pki, send, TestDb, TestServer};
+use crate::common::{admin_url, cert_header, pki, send, Server, ServerOptions, TestApp, TestDb};
 
 /// `count` hosts named `{prefix}NNN.example.com` and their certificate headers.
 fn hosts(db: &TestDb, prefix: &str, count: usize) -> Vec<Vec<(&'static str, String)>> {
@@ -27,7 +27,10 @@ fn hosts(db: &TestDb, prefix: &str, count: usize) -> Vec<Vec<(&'static str, Stri
 #[actix_web::test]
 async fn two_instances_two_hundred_acquirers_one_holder() {
     let db = TestDb::new();
-    let (a, b) = (TestServer::start(&db), TestServer::start(&db));
+    let (a, b) = (
+        Server::spawn(&ServerOptions::for_db(&db)),
+        Server::spawn(&ServerOptions::for_db(&db)),
+    );
     let headers = hosts(&db, "node", 200);
     let urls = [
         a.url("/api/dlmlocks/ha-cluster/lock"),
@@ -90,8 +93,7 @@ fn summarize(seen: &[Seen]) -> std::collections::BTreeMap<u16, usize> {
 
 #[actix_web::test]
 async fn killed_database_connections_give_503_then_recovery() {
-    let db = TestDb::new();
-    let server = TestServer::start(&db);
+    let TestApp { db, server } = TestApp::spawn();
     let headers = hosts(&db, "pg", 16);
     let base = vec![server.url("")];
     let until = Instant::now() + Duration::from_millis(4000);

@@ -2,50 +2,21 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{cert_header, pki, send, TestDb, TestServer};
-use foreman_dlm::demo::pki::Issued;
+use crate::common::{cert_header, pki, send, Server, ServerOptions, TestApp, TestDb};
 
-struct Env {
-    db: TestDb,
-    server: TestServer,
-}
-
-impl Env {
-    fn new() -> Env {
-        let db = TestDb::new();
-        let server = TestServer::start(&db);
-        Env { db, server }
-    }
-
-    /// A Foreman host and its certificate.
-    fn host(&self, name: &str) -> (i64, Issued) {
-        (self.db.add_host(name), pki::shared().host(name))
-    }
-
-    async fn call(&self, method: &str, path: &str, cert: Option<&Issued>) -> crate::common::Answer {
-        let headers = cert.map(cert_header).unwrap_or_default();
-        send(method, &self.server.url(path), &headers).await
-    }
-
-    fn lock(&self, id: i64) -> Value {
-        self.db.rows(&format!(
-            "SELECT id, name, type, enabled, host_id, updated_at > now() AT TIME ZONE 'UTC' - interval '1 minute' AS fresh \
-             FROM dlmlocks WHERE id = {id}"
-        ))[0]
-            .clone()
-    }
-}
+const UNIQUE_NAMES_MIGRATION: &str =
+    include_str!("../../migrations/2026-11-25-000000_unique_lock_names_and_facets/up.sql");
 
 const PRECONDITION: &str = "Precondition failed. Lock is in invalid state for this operation.";
 
 #[actix_web::test]
 async fn acquire_free_lock() {
-    let env = Env::new();
+    let env = TestApp::spawn();
     let (web1, cert) = env.host("web1.example.com");
     let lock = env.db.add_lock("cluster-a", None, true);
 
     let answer = env
-        .call("PUT", "/api/dlmlocks/cluster-a/lock", Some(&cert))
+        .as_host("PUT", "/api/dlmlocks/cluster-a/lock", Some(&cert))
         .await;
 
     assert_eq!(answer.status, 200, "{:?}", answer.body);
@@ -61,8 +32,8 @@ async fn acquire_free_lock() {
         updated.ends_with(" UTC") && updated.len() == 23,
         "{updated}"
     );
-    assert_eq!(env.lock(lock)["host_id"], json!(web1));
-    assert_eq!(env.lock(lock)["fresh"], true);
+    assert_eq!(env.lock_row(lock)["host_id"], json!(web1));
+    assert_eq!(env.lock_row(lock)["fresh"], true);
     assert_eq!(
         env.db.events(),
         json!([{"dlmlock_id": lock, "event_type": "acquire", "host_id": web1, "user_id": env.db.api_admin_id()}])
@@ -71,19 +42,19 @@ async fn acquire_free_lock() {
 
 #[actix_web::test]
 async fn reacquire_by_holder_refreshes_updated_at_without_event() {
-    let env = Env::new();
+    let env = TestApp::spawn();
     let (web1, cert) = env.host("web1.example.com");
     let lock = env.db.add_lock("cluster-a", Some(web1), true);
-    assert_eq!(env.lock(lock)["fresh"], false);
+    assert_eq!(env.lock_row(lock)["fresh"], false);
 
     let answer = env
-        .call("PUT", "/api/dlmlocks/cluster-a/lock", Some(&cert))
+        .as_host("PUT", "/api/dlmlocks/cluster-a/lock", Some(&cert))
         .await;
 
     assert_eq!(answer.status, 200);
-    assert_eq!(env.lock(lock)["host_id"], json!(web1));
+    assert_eq!(env.lock_row(lock)["host_id"], json!(web1));
     assert_eq!(
-        env.lock(lock)["fresh"],
+        env.lock_row(lock)["fresh"],
         true,
         "heartbeat must refresh updated_at"
     );
@@ -92,13 +63,13 @@ async fn reacquire_by_holder_refreshes_updated_at_without_event() {
 
 #[actix_web::test]
 async fn acquire_of_foreign_lock_is_412_and_logs_fail() {
-    let env = Env::new();
+    let env = TestApp::spawn();
     let (web1, _) = env.host("web1.example.com");
     let (_, cert2) = env.host("web2.example.com");
     let lock = env.db.add_lock("cluster-a", Some(web1), true);
 
     let answer = env
-        .call("PUT", "/api/dlmlocks/cluster-a/lock", Some(&cert2))
+        .as_host("PUT", "/api/dlmlocks/cluster-a/lock", Some(&cert2))
         .await;
 
     assert_eq!(answer.status, 412);
@@ -106,8 +77,8 @@ async fn acquire_of_foreign_lock_is_412_and_logs_fail() {
         answer.body,
         json!({"error": {"id": lock, "message": PRECONDITION}})
     );
-    assert_eq!(env.lock(lock)["host_id"], json!(web1));
-    assert_eq!(env.lock(lock)["fresh"], false);
+    assert_eq!(env.lock_row(lock)["host_id"], json!(web1));
+    assert_eq!(env.lock_row(lock)["fresh"], false);
     assert_eq!(
         env.db.events(),
         json!([{"dlmlock_id": lock, "event_type": "fail", "host_id": web1, "user_id": env.db.api_admin_id()}])
@@ -116,11 +87,11 @@ async fn acquire_of_foreign_lock_is_412_and_logs_fail() {
 
 #[actix_web::test]
 async fn acquire_creates_a_missing_lock() {
-    let env = Env::new();
+    let env = TestApp::spawn();
     let (web1, cert) = env.host("web1.example.com");
 
     let answer = env
-        .call("PUT", "/api/v2/dlmlocks/Test%20Lock/lock", Some(&cert))
+        .as_host("PUT", "/api/v2/dlmlocks/Test%20Lock/lock", Some(&cert))
         .await;
 
     assert_eq!(answer.status, 200, "{:?}", answer.body);
@@ -137,18 +108,18 @@ async fn acquire_creates_a_missing_lock() {
 
 #[actix_web::test]
 async fn release_own_lock() {
-    let env = Env::new();
+    let env = TestApp::spawn();
     let (web1, cert) = env.host("web1.example.com");
     let lock = env.db.add_lock("cluster-a", Some(web1), true);
 
     let answer = env
-        .call("DELETE", "/api/dlmlocks/cluster-a/lock", Some(&cert))
+        .as_host("DELETE", "/api/dlmlocks/cluster-a/lock", Some(&cert))
         .await;
 
     assert_eq!(answer.status, 200);
     assert_eq!(answer.body["host_id"], Value::Null);
     assert_eq!(answer.body["host"], Value::Null);
-    assert_eq!(env.lock(lock)["host_id"], Value::Null);
+    assert_eq!(env.lock_row(lock)["host_id"], Value::Null);
     assert_eq!(
         env.db.events(),
         json!([{"dlmlock_id": lock, "event_type": "release", "host_id": web1, "user_id": env.db.api_admin_id()}])
@@ -157,33 +128,33 @@ async fn release_own_lock() {
 
 #[actix_web::test]
 async fn release_of_free_lock_succeeds_without_event() {
-    let env = Env::new();
+    let env = TestApp::spawn();
     let (_, cert) = env.host("web1.example.com");
     let lock = env.db.add_lock("cluster-a", None, true);
 
     let answer = env
-        .call("DELETE", "/api/dlmlocks/cluster-a/lock", Some(&cert))
+        .as_host("DELETE", "/api/dlmlocks/cluster-a/lock", Some(&cert))
         .await;
 
     assert_eq!(answer.status, 200);
-    assert_eq!(env.lock(lock)["host_id"], Value::Null);
+    assert_eq!(env.lock_row(lock)["host_id"], Value::Null);
     assert_eq!(env.db.events(), json!([]));
 }
 
 #[actix_web::test]
 async fn release_of_foreign_lock_is_412() {
-    let env = Env::new();
+    let env = TestApp::spawn();
     let (web1, _) = env.host("web1.example.com");
     let (_, cert2) = env.host("web2.example.com");
     let lock = env.db.add_lock("cluster-a", Some(web1), true);
 
     let answer = env
-        .call("DELETE", "/api/dlmlocks/cluster-a/lock", Some(&cert2))
+        .as_host("DELETE", "/api/dlmlocks/cluster-a/lock", Some(&cert2))
         .await;
 
     assert_eq!(answer.status, 412);
     assert_eq!(answer.body["error"]["id"], json!(lock));
-    assert_eq!(env.lock(lock)["host_id"], json!(web1));
+    assert_eq!(env.lock_row(lock)["host_id"], json!(web1));
     assert_eq!(
         env.db.events(),
         json!([{"dlmlock_id": lock, "event_type": "fail", "host_id": web1, "user_id": env.db.api_admin_id()}])
@@ -192,11 +163,11 @@ async fn release_of_foreign_lock_is_412() {
 
 #[actix_web::test]
 async fn release_creates_a_missing_lock_free() {
-    let env = Env::new();
+    let env = TestApp::spawn();
     let (_, cert) = env.host("web1.example.com");
 
     let answer = env
-        .call("DELETE", "/api/dlmlocks/new-lock/lock", Some(&cert))
+        .as_host("DELETE", "/api/dlmlocks/new-lock/lock", Some(&cert))
         .await;
 
     assert_eq!(answer.status, 200);
@@ -209,21 +180,21 @@ async fn release_creates_a_missing_lock_free() {
 
 #[actix_web::test]
 async fn disabled_lock_can_be_neither_acquired_nor_released() {
-    let env = Env::new();
+    let env = TestApp::spawn();
     let (web1, cert) = env.host("web1.example.com");
     let free = env.db.add_lock("disabled-free", None, false);
     let held = env.db.add_lock("disabled-held", Some(web1), false);
 
     let acquire = env
-        .call("PUT", "/api/dlmlocks/disabled-free/lock", Some(&cert))
+        .as_host("PUT", "/api/dlmlocks/disabled-free/lock", Some(&cert))
         .await;
     let release = env
-        .call("DELETE", "/api/dlmlocks/disabled-held/lock", Some(&cert))
+        .as_host("DELETE", "/api/dlmlocks/disabled-held/lock", Some(&cert))
         .await;
 
     assert_eq!((acquire.status, release.status), (412, 412));
-    assert_eq!(env.lock(free)["host_id"], Value::Null);
-    assert_eq!(env.lock(held)["host_id"], json!(web1));
+    assert_eq!(env.lock_row(free)["host_id"], Value::Null);
+    assert_eq!(env.lock_row(held)["host_id"], json!(web1));
     let events = env
         .db
         .rows("SELECT dlmlock_id, event_type, host_id FROM dlmlock_events ORDER BY id");
@@ -238,27 +209,27 @@ async fn disabled_lock_can_be_neither_acquired_nor_released() {
 
 #[actix_web::test]
 async fn show_by_name_and_id_with_self() {
-    let env = Env::new();
+    let env = TestApp::spawn();
     let (web1, cert1) = env.host("web1.example.com");
     let (_, cert2) = env.host("web2.example.com");
     let lock = env.db.add_lock("cluster-a", Some(web1), true);
     let free = env.db.add_lock("free-lock", None, true);
 
     let mine = env
-        .call("GET", "/api/dlmlocks/cluster-a/lock", Some(&cert1))
+        .as_host("GET", "/api/dlmlocks/cluster-a/lock", Some(&cert1))
         .await;
     let theirs = env
-        .call(
+        .as_host(
             "GET",
             &format!("/api/v2/dlmlocks/{lock}/lock"),
             Some(&cert2),
         )
         .await;
     let plain_show = env
-        .call("GET", &format!("/api/dlmlocks/{lock}"), Some(&cert2))
+        .as_host("GET", &format!("/api/dlmlocks/{lock}"), Some(&cert2))
         .await;
     let free_show = env
-        .call("GET", "/api/dlmlocks/free-lock/lock", Some(&cert1))
+        .as_host("GET", "/api/dlmlocks/free-lock/lock", Some(&cert1))
         .await;
 
     assert_eq!(mine.status, 200);
@@ -299,11 +270,11 @@ async fn show_by_name_and_id_with_self() {
 
 #[actix_web::test]
 async fn show_of_missing_lock_is_404_and_creates_nothing() {
-    let env = Env::new();
+    let env = TestApp::spawn();
     let (_, cert) = env.host("web1.example.com");
 
     let answer = env
-        .call("GET", "/api/dlmlocks/nope/lock", Some(&cert))
+        .as_host("GET", "/api/dlmlocks/nope/lock", Some(&cert))
         .await;
 
     assert_eq!(answer.status, 404);
@@ -319,20 +290,20 @@ async fn show_of_missing_lock_is_404_and_creates_nothing() {
 
 #[actix_web::test]
 async fn checkin_is_recorded_on_every_host_request() {
-    let env = Env::new();
+    let env = TestApp::spawn();
     let (web1, cert) = env.host("web1.example.com");
     env.db.add_lock("cluster-a", None, true);
 
-    env.call("GET", "/api/dlmlocks/cluster-a/lock", Some(&cert))
+    env.as_host("GET", "/api/dlmlocks/cluster-a/lock", Some(&cert))
         .await;
     let first = env.db.rows(&format!(
         "SELECT last_checkin_at FROM dlm_facets WHERE host_id = {web1}"
     ));
-    env.call("GET", "/api/dlmlocks/missing/lock", Some(&cert))
+    env.as_host("GET", "/api/dlmlocks/missing/lock", Some(&cert))
         .await;
-    env.call("PUT", "/api/dlmlocks/cluster-a/lock", Some(&cert))
+    env.as_host("PUT", "/api/dlmlocks/cluster-a/lock", Some(&cert))
         .await;
-    env.call("DELETE", "/api/dlmlocks/cluster-a/lock", Some(&cert))
+    env.as_host("DELETE", "/api/dlmlocks/cluster-a/lock", Some(&cert))
         .await;
 
     assert_eq!(
@@ -353,15 +324,15 @@ async fn checkin_is_recorded_on_every_host_request() {
 
 #[actix_web::test]
 async fn doubled_and_trailing_slashes_work_like_rails() {
-    let env = Env::new();
+    let env = TestApp::spawn();
     let (web1, cert) = env.host("web1.example.com");
 
     // The plugin's own updatelock script builds `…/api/dlmlocks//NAME/lock`.
     let acquire = env
-        .call("PUT", "/api/dlmlocks//updatelock_test/lock", Some(&cert))
+        .as_host("PUT", "/api/dlmlocks//updatelock_test/lock", Some(&cert))
         .await;
     let show = env
-        .call("GET", "/api/v2/dlmlocks/updatelock_test/lock/", Some(&cert))
+        .as_host("GET", "/api/v2/dlmlocks/updatelock_test/lock/", Some(&cert))
         .await;
 
     assert_eq!(acquire.status, 200, "{:?}", acquire.body);
@@ -371,24 +342,24 @@ async fn doubled_and_trailing_slashes_work_like_rails() {
 
 #[actix_web::test]
 async fn only_all_digit_ids_are_ids() {
-    let env = Env::new();
+    let env = TestApp::spawn();
     let (_, cert) = env.host("web1.example.com");
     let first = env.db.add_lock("alpha", None, true);
     let dashed = env.db.add_lock(&format!("{first}-web"), None, true);
     let numeric_name = env.db.add_lock("987654", None, true);
 
     let by_id = env
-        .call("GET", &format!("/api/dlmlocks/{first}/lock"), Some(&cert))
+        .as_host("GET", &format!("/api/dlmlocks/{first}/lock"), Some(&cert))
         .await;
     let by_dashed = env
-        .call(
+        .as_host(
             "GET",
             &format!("/api/dlmlocks/{first}-web/lock"),
             Some(&cert),
         )
         .await;
     let by_numeric_name = env
-        .call("GET", "/api/dlmlocks/987654/lock", Some(&cert))
+        .as_host("GET", "/api/dlmlocks/987654/lock", Some(&cert))
         .await;
 
     assert_eq!(by_id.body["name"], "alpha");
@@ -402,7 +373,7 @@ async fn only_all_digit_ids_are_ids() {
 
 #[actix_web::test]
 async fn names_with_any_character_but_slash() {
-    let env = Env::new();
+    let env = TestApp::spawn();
     let (_, cert) = env.host("web1.example.com");
 
     for (path, stored) in [
@@ -415,7 +386,7 @@ async fn names_with_any_character_but_slash() {
         ),
     ] {
         let answer = env
-            .call("PUT", &format!("/api/dlmlocks/{path}/lock"), Some(&cert))
+            .as_host("PUT", &format!("/api/dlmlocks/{path}/lock"), Some(&cert))
             .await;
         assert_eq!(answer.status, 200, "{path}: {:?}", answer.body);
         assert_eq!(answer.body["name"], stored);
@@ -428,13 +399,13 @@ async fn names_with_any_character_but_slash() {
 
 #[actix_web::test]
 async fn names_that_cannot_be_locks_are_400_and_change_nothing() {
-    let env = Env::new();
+    let env = TestApp::spawn();
     let (_, cert) = env.host("web1.example.com");
     let long = "x".repeat(10_000);
 
     for path in ["a%2Fb", "%2E%2E", "bad%00name", "%FF%FE", long.as_str()] {
         let answer = env
-            .call("PUT", &format!("/api/dlmlocks/{path}/lock"), Some(&cert))
+            .as_host("PUT", &format!("/api/dlmlocks/{path}/lock"), Some(&cert))
             .await;
         assert_eq!(
             answer.status,
@@ -454,24 +425,38 @@ async fn names_that_cannot_be_locks_are_400_and_change_nothing() {
 
 #[actix_web::test]
 async fn duplicate_names_resolve_to_the_oldest_row() {
-    let env = Env::new();
+    let env = TestApp::spawn();
     let (web1, cert) = env.host("web1.example.com");
+    // Duplicates the plugin left behind, before foreman-dlm's migration made names unique.
+    env.db.exec(
+        "DROP INDEX foreman_dlm_unique_lock_names; DROP INDEX foreman_dlm_unique_facet_hosts",
+    );
     let oldest = env.db.add_lock("twin", None, true);
     let younger = env.db.add_lock("twin", None, true);
+    env.db.exec(UNIQUE_NAMES_MIGRATION);
+    assert!(
+        env.db
+            .rows(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'foreman_dlm_unique_lock_names'"
+            )
+            .to_string()
+            .contains("twin"),
+        "the index leaves out the duplicated name"
+    );
 
     let acquire = env
-        .call("PUT", "/api/dlmlocks/twin/lock", Some(&cert))
+        .as_host("PUT", "/api/dlmlocks/twin/lock", Some(&cert))
         .await;
     let show = env
-        .call("GET", "/api/dlmlocks/twin/lock", Some(&cert))
+        .as_host("GET", "/api/dlmlocks/twin/lock", Some(&cert))
         .await;
 
     assert_eq!(acquire.body["id"], json!(oldest));
     assert_eq!(show.body["id"], json!(oldest));
-    assert_eq!(env.lock(oldest)["host_id"], json!(web1));
-    assert_eq!(env.lock(younger)["host_id"], Value::Null);
+    assert_eq!(env.lock_row(oldest)["host_id"], json!(web1));
+    assert_eq!(env.lock_row(younger)["host_id"], Value::Null);
     assert_eq!(
-        env.lock(younger)["fresh"],
+        env.lock_row(younger)["fresh"],
         false,
         "the duplicate is left untouched"
     );
@@ -479,7 +464,7 @@ async fn duplicate_names_resolve_to_the_oldest_row() {
 
 #[actix_web::test]
 async fn every_answer_is_json() {
-    let env = Env::new();
+    let env = TestApp::spawn();
     let (_, cert) = env.host("web1.example.com");
 
     let cases = [
@@ -496,7 +481,7 @@ async fn every_answer_is_json() {
         ("GET", "/api/v1/dlmlocks/x/lock", 404),
     ];
     for (method, path, status) in cases {
-        let answer = env.call(method, path, Some(&cert)).await;
+        let answer = env.as_host(method, path, Some(&cert)).await;
         assert_eq!(answer.status, status, "{method} {path}");
         assert!(
             answer.content_type.starts_with("application/json"),
@@ -515,9 +500,9 @@ async fn every_answer_is_json() {
 
 #[actix_web::test]
 async fn database_down_is_503_with_json() {
-    let mut options = crate::common::ServerOptions::for_db(&TestDb::new());
+    let mut options = ServerOptions::for_db(&TestDb::new());
     options.database_url = "postgres://postgres@127.0.0.1:1/nothing".into();
-    let server = TestServer::start_with(options);
+    let server = Server::spawn(&options);
     let cert = pki::shared().host("web1.example.com");
 
     let answer = send(

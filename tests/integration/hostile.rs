@@ -9,10 +9,10 @@ use openssl::nid::Nid;
 use serde_json::json;
 
 use crate::common::users::{basic, Scheme};
-use crate::common::{cert_header, pki, send, send_json, TestDb, TestServer};
+use crate::common::{cert_header, pki, send, send_json, Server, TestApp, TestDb};
 
 /// Sends raw bytes and returns the status line's code (0 when the server closed without one).
-fn raw_status(server: &TestServer, request: &[u8]) -> u16 {
+fn raw_status(server: &Server, request: &[u8]) -> u16 {
     let mut stream = TcpStream::connect(server.addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -36,8 +36,7 @@ fn nothing_changed(db: &TestDb) {
 
 #[actix_web::test]
 async fn hostile_requests_change_nothing_and_service_continues() {
-    let db = TestDb::new();
-    let server = TestServer::start(&db);
+    let TestApp { db, server } = TestApp::spawn();
     db.add_host("web1.example.com");
     let admin = db.add_user("admin", "pw", Scheme::Bcrypt);
     db.make_admin(admin);

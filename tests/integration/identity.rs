@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{cert_header, pki, send, ServerOptions, TestDb, TestServer};
+use crate::common::{cert_header, pki, send, Server, ServerOptions, TestApp, TestDb};
 use foreman_dlm::demo::pki::Validity;
 
 const PATH: &str = "/api/dlmlocks/cluster/lock";
@@ -12,11 +12,7 @@ fn unauthenticated(login: &str) -> Value {
 }
 
 /// Sends an acquire with the given headers and returns (status, body, number of lock rows).
-async fn acquire(
-    db: &TestDb,
-    server: &TestServer,
-    headers: &[(&str, String)],
-) -> (u16, Value, Value) {
+async fn acquire(db: &TestDb, server: &Server, headers: &[(&str, String)]) -> (u16, Value, Value) {
     let answer = send("PUT", &server.url(PATH), headers).await;
     (
         answer.status,
@@ -30,7 +26,7 @@ async fn certificates_that_must_not_identify() {
     let db = TestDb::new();
     let mut options = ServerOptions::for_db(&db);
     options.crl_files = vec![pki::shared().crl_file.clone()];
-    let server = TestServer::start_with(options);
+    let server = Server::spawn(&options);
     let pki = pki::shared();
     for name in [
         "web1.example.com",
@@ -122,8 +118,7 @@ async fn certificates_that_must_not_identify() {
 
 #[actix_web::test]
 async fn verified_certificate_of_unknown_host_is_401_naming_it() {
-    let db = TestDb::new();
-    let server = TestServer::start(&db);
+    let TestApp { db, server } = TestApp::spawn();
     let cert = pki::shared().host("ghost.example.com");
 
     let (status, body, locks) = acquire(&db, &server, &cert_header(&cert)).await;
@@ -136,8 +131,7 @@ async fn verified_certificate_of_unknown_host_is_401_naming_it() {
 
 #[actix_web::test]
 async fn certname_first_then_name_and_cn_is_lowercased() {
-    let db = TestDb::new();
-    let server = TestServer::start(&db);
+    let TestApp { db, server } = TestApp::spawn();
     // A host whose Puppet certname differs from its name, and another host named like that certname.
     let by_certname =
         db.add_host_with_certname("app1.example.com", Some("puppet-app1.example.com"));
@@ -166,8 +160,7 @@ async fn certname_first_then_name_and_cn_is_lowercased() {
 
 #[actix_web::test]
 async fn forwarded_pem_forms_apache_spaces_and_url_escaped() {
-    let db = TestDb::new();
-    let server = TestServer::start(&db);
+    let TestApp { db, server } = TestApp::spawn();
     let host = db.add_host("web1.example.com");
     let cert = pki::shared().host("web1.example.com");
     let escaped: String = cert
@@ -206,7 +199,7 @@ async fn headers_from_an_untrusted_peer_are_ignored() {
     // The test client connects from 127.0.0.1, which is now not a proxy.
     options.trusted_proxies = vec!["192.0.2.10/32".into()];
     options.trust_proxy_verification = true;
-    let server = TestServer::start_with(options);
+    let server = Server::spawn(&options);
     let web1 = db.add_host("web1.example.com");
     let lock = db.add_lock("cluster", Some(web1), true);
     let cert = pki::shared().host("web1.example.com");
@@ -236,14 +229,14 @@ async fn dn_without_certificate_only_when_proxy_verification_is_trusted() {
         ),
     ];
 
-    let strict = TestServer::start(&db);
+    let strict = Server::spawn(&ServerOptions::for_db(&db));
     let refused = send("PUT", &strict.url(PATH), &headers).await;
     assert_eq!(refused.status, 401);
     drop(strict);
 
     let mut options = ServerOptions::for_db(&db);
     options.trust_proxy_verification = true;
-    let trusting = TestServer::start_with(options);
+    let trusting = Server::spawn(&options);
     let accepted = send("PUT", &trusting.url(PATH), &headers).await;
     let not_verified = send(
         "PUT",

@@ -1,5 +1,7 @@
 //! All HTTP and database tests in one binary (one link step), each on its own database.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod admin_api;
 mod admin_auth;
 mod cli;

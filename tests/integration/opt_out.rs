@@ -2,18 +2,17 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{cert_header, pki, send, TestDb, TestServer};
+use crate::common::{cert_header, pki, send, Server, TestApp, TestDb};
 
 struct Env {
     db: TestDb,
-    server: TestServer,
+    server: Server,
     host_id: i64,
 }
 
 impl Env {
     fn new() -> Env {
-        let db = TestDb::new();
-        let server = TestServer::start(&db);
+        let TestApp { db, server } = TestApp::spawn();
         let host_id = db.add_host("web1.example.com");
         Env {
             db,

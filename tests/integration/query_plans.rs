@@ -1,17 +1,25 @@
-//! Every admin query uses an index or a scan bounded by the locks table, on a site with 100,000
-//! hosts and 10,000 locks: none may scan Foreman's `hosts` table.
+//! The statements the code runs — the host statements, every admin search, the event log and
+//! its expiry — use an index or a scan bounded by the locks table, on a site with 100,000 hosts
+//! and 10,000 locks: none may scan Foreman's `hosts` table. Each plan here is of the statement
+//! constant or builder the service itself uses, with bind values, never a copy.
 
-use foreman_dlm::locks::search::{parse_order, parse_search};
-use foreman_dlm::storage::locks::{explain_list, ListQuery};
+use foreman_dlm::locks::search::{parse_order, parse_search, ListQuery};
+use foreman_dlm::locks::{opt_out, OPT_OUT_PARAMETER};
+use foreman_dlm::settings::Secret;
+use foreman_dlm::storage::locks::events::{EXPIRE_SQL, PAGE_OLDEST_FIRST_SQL};
+use foreman_dlm::storage::locks::host_requests::{HostLookup, HostOperation, HostStatements};
+use foreman_dlm::storage::locks::search::explain_list;
+use foreman_dlm::storage::sql::{explain, sql};
+use foreman_dlm::storage::Database;
 
 use crate::common::TestDb;
 
-#[test]
-fn searches_never_scan_the_hosts_table() {
+fn big_site() -> TestDb {
     let db = TestDb::new();
     db.exec(
-        "INSERT INTO hosts (name, managed, type, created_at, updated_at)
-         SELECT 'host' || i || '.example.com', true, 'Host::Managed', now(), now() FROM generate_series(1, 100000) i;
+        "INSERT INTO hosts (name, certname, managed, type, created_at, updated_at)
+         SELECT 'host' || i || '.example.com', 'host' || i || '.example.com', true, 'Host::Managed', now(), now()
+           FROM generate_series(1, 100000) i;
          INSERT INTO dlmlocks (name, type, enabled, host_id, created_at, updated_at)
          SELECT 'lock-' || i, 'ForemanDlm::Dlmlock::Update', i % 50 <> 0,
                 CASE WHEN i % 4 = 0 THEN i * 7 END, now(), now() - make_interval(hours => i % 10)
@@ -19,9 +27,58 @@ fn searches_never_scan_the_hosts_table() {
          INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, created_at, updated_at)
          SELECT 1 + i % 10000, 'acquire', 1 + i % 100000, now() - make_interval(days => i % 30), now()
            FROM generate_series(1, 50000) i;
+         INSERT INTO dlm_facets (host_id, last_checkin_at, created_at, updated_at)
+         SELECT id, now(), now(), now() FROM hosts WHERE id % 2 = 0;
          ANALYZE;",
     );
-    let mut conn = db.conn();
+    db
+}
+
+fn assert_no_scan_of(plan: &str, tables: &[&str], what: &str) {
+    for table in tables {
+        assert!(
+            !plan.contains(&format!("Seq Scan on {table}")),
+            "{what} scans {table}:\n{plan}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn statements_never_scan_hosts_or_locks() {
+    let db = big_site();
+    let mut conn = Database::connect_once(&Secret::new(db.url.clone()))
+        .await
+        .expect("connection");
+
+    // The host statements, as the lock manager builds them, for an existing lock by name and
+    // by id, for a known and an unknown host.
+    let (allowed, denied) = opt_out::classified_values();
+    let statements = HostStatements::new(OPT_OUT_PARAMETER, &allowed, &denied);
+    for operation in [
+        HostOperation::Show,
+        HostOperation::Acquire {
+            opt_out_verdict: None,
+        },
+        HostOperation::Release,
+    ] {
+        for (subject, id, name) in [
+            ("host4242.example.com", None, "lock-42"),
+            ("nobody.example.com", Some(42), "42"),
+        ] {
+            let statement = sql(statements.text(operation, HostLookup::Certname))
+                .bind(subject)
+                .bind(id)
+                .bind(name)
+                .bind(None::<bool>);
+            let plan = explain(&mut conn, &statement).await.expect("explain");
+            assert_no_scan_of(
+                &plan,
+                &["hosts", "dlmlocks", "dlm_facets"],
+                &format!("{operation:?}"),
+            );
+        }
+    }
+
     let searches = [
         "",
         "name = lock-42",
@@ -50,17 +107,19 @@ fn searches_never_scan_the_hosts_table() {
                 offset: 0,
                 stale_hours: 4,
             };
-            let plans = explain_list(&mut conn, &query).expect("explain");
+            let plans = explain_list(&mut conn, &query).await.expect("explain");
             for plan in &plans {
-                assert!(
-                    !plan.contains("Seq Scan on hosts"),
-                    "search {search:?} order {order:?} scans hosts:\n{plan}"
+                assert_no_scan_of(
+                    plan,
+                    &["hosts"],
+                    &format!("search {search:?} order {order:?}"),
                 );
             }
             if search == "name = lock-42" {
                 assert!(
-                    plans.iter().all(|p| p.contains("index_dlmlocks_on_name")),
-                    "name lookups use the name index:\n{plans:?}"
+                    plans.iter().all(|p| p.contains("index_dlmlocks_on_name")
+                        || p.contains("foreman_dlm_unique_lock_names")),
+                    "name lookups use a name index:\n{plans:?}"
                 );
             }
             if search.starts_with("host =") {
@@ -74,20 +133,23 @@ fn searches_never_scan_the_hosts_table() {
             }
         }
     }
-    let events_plan = db.plan(
-        "SELECT id, event_type, host_id, user_id, created_at, updated_at FROM dlmlock_events \
-         WHERE dlmlock_id = 42 ORDER BY id ASC LIMIT 20 OFFSET 0",
-    );
+
+    let events_plan = explain(
+        &mut conn,
+        &sql(PAGE_OLDEST_FIRST_SQL).bind(42).bind(20_i64).bind(0_i64),
+    )
+    .await
+    .expect("explain");
     assert!(
         !events_plan.contains("Seq Scan"),
         "event log query:\n{events_plan}"
     );
-    let expiry_plan = db.plan(
-        "DELETE FROM dlmlock_events WHERE id = ANY(ARRAY(SELECT id FROM dlmlock_events \
-         WHERE created_at < now() AT TIME ZONE 'UTC' - make_interval(days => 7) ORDER BY created_at LIMIT 1000))",
-    );
+    let expiry_plan = explain(&mut conn, &sql(EXPIRE_SQL).bind(7).bind(1000_i64))
+        .await
+        .expect("explain");
     assert!(
-        expiry_plan.contains("index_dlmlock_events_on_created_at") && !expiry_plan.contains("Seq Scan"),
+        expiry_plan.contains("index_dlmlock_events_on_created_at")
+            && !expiry_plan.contains("Seq Scan"),
         "expiry batches use the created_at index and the primary key, never a table scan:\n{expiry_plan}"
     );
     eprintln!("event log:\n{events_plan}\n\nexpiry batch:\n{expiry_plan}");

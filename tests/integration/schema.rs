@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{cert_header, pki, send, TestDb, TestServer};
+use crate::common::{cert_header, pki, send, Server, ServerOptions, TestDb};
 use foreman_dlm::demo::FOREMAN_SCHEMA_SQL;
 use foreman_dlm::storage::migrations;
 
@@ -24,7 +24,7 @@ fn describe(db: &TestDb) -> Value {
               ORDER BY table_name, ordinal_position"),
         "indexes": db.rows(
             "SELECT indexname, replace(indexdef, 'public.', '') AS def FROM pg_indexes
-              WHERE tablename IN ('dlmlocks', 'dlmlock_events', 'dlm_facets') AND indexname NOT IN ('index_dlmlocks_on_name', 'index_dlmlock_events_on_created_at')
+              WHERE tablename IN ('dlmlocks', 'dlmlock_events', 'dlm_facets') AND indexname NOT IN ('index_dlmlocks_on_name', 'index_dlmlock_events_on_created_at', 'foreman_dlm_unique_lock_names', 'foreman_dlm_unique_facet_hosts')
               ORDER BY indexname"),
         "constraints": db.rows(
             "SELECT conrelid::regclass::text AS tbl, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
@@ -54,7 +54,19 @@ fn migrations_create_exactly_the_plugins_schema() {
     assert_eq!(
         by_us.rows("SELECT indexdef FROM pg_indexes WHERE indexname = 'index_dlmlocks_on_name'"),
         json!([{"indexdef": "CREATE INDEX index_dlmlocks_on_name ON public.dlmlocks USING btree (name)"}]),
-        "our one addition: a non-unique name index"
+        "our addition for lookups by name: a non-unique name index"
+    );
+    assert_eq!(
+        by_us.rows(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE 'foreman_dlm_unique_%' ORDER BY 1"
+        ),
+        json!([
+            {"indexname": "foreman_dlm_unique_facet_hosts",
+             "indexdef": "CREATE UNIQUE INDEX foreman_dlm_unique_facet_hosts ON public.dlm_facets USING btree (host_id)"},
+            {"indexname": "foreman_dlm_unique_lock_names",
+             "indexdef": "CREATE UNIQUE INDEX foreman_dlm_unique_lock_names ON public.dlmlocks USING btree (name)"},
+        ]),
+        "without duplicates to keep, names and facet hosts are unique everywhere"
     );
 }
 
@@ -67,11 +79,11 @@ async fn migrating_a_plugin_database_keeps_its_rows_and_they_keep_working() {
     let applied = migrations::run_pending(&db.url).expect("first migrate");
     let again = migrations::run_pending(&db.url).expect("second migrate");
 
-    assert_eq!(applied.len(), 2);
+    assert_eq!(applied.len(), 3);
     assert!(again.is_empty(), "second run is a no-op");
     assert_eq!(all_rows(&db), before, "no row changed");
 
-    let server = TestServer::start(&db);
+    let server = Server::spawn(&ServerOptions::for_db(&db));
     let pki = pki::shared();
     let newcomer = cert_header(&pki.host("newcomer.example.com"));
     let old_holder = cert_header(&pki.host("old-holder.example.com"));
@@ -166,11 +178,11 @@ fn concurrent_migrations_are_serialised() {
             applied.iter().filter(|n| **n > 0).count(),
             applied.iter().sum::<usize>()
         ),
-        (1, 2),
-        "exactly one run applied both migrations: {applied:?}"
+        (1, 3),
+        "exactly one run applied every migration: {applied:?}"
     );
     assert_eq!(
         db.scalar("SELECT count(*) AS n FROM __diesel_schema_migrations"),
-        json!(2)
+        json!(3)
     );
 }

@@ -1,8 +1,9 @@
 //! Load for the fault suite: hosts taking turns on cluster locks, and the invariant every history
 //! must satisfy afterwards whatever happened in between.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+use foreman_dlm::locks::history::{replay, HolderChange};
 
 use serde_json::Value;
 
@@ -81,48 +82,42 @@ pub async fn update_cycles(
     seen
 }
 
-/// Per lock: `acquire` and `release` events strictly alternate, each release by the host that
-/// acquired, and the row's holder is the host of a trailing `acquire` (or NULL). Returns the
-/// number of holder changes checked.
+/// Per lock: `acquire` and `release` events replay cleanly (a host acquires only a free lock and
+/// only the holder releases), and the row's holder is the host of a trailing `acquire` (or NULL).
+/// Returns the number of holder changes checked.
 pub fn assert_consistent_history(db: &TestDb) -> usize {
     let events = db.rows(
         "SELECT dlmlock_id, event_type, host_id FROM dlmlock_events \
          WHERE event_type IN ('acquire', 'release') ORDER BY id",
     );
-    let mut holder: HashMap<i64, Option<i64>> = HashMap::new();
-    let mut changes = 0;
-    for event in events.as_array().expect("events") {
-        let lock = event["dlmlock_id"].as_i64().expect("lock");
-        let host = event["host_id"].as_i64();
-        let current = holder.entry(lock).or_insert(None);
-        match event["event_type"].as_str() {
-            Some("acquire") => {
-                assert_eq!(
-                    *current, None,
-                    "lock {lock}: acquired by {host:?} while held by {current:?}"
-                );
-                *current = host;
-            }
-            Some("release") => {
-                assert_eq!(
-                    *current, host,
-                    "lock {lock}: released by {host:?} while held by {current:?}"
-                );
-                *current = None;
-            }
-            other => panic!("unexpected event {other:?}"),
-        }
-        changes += 1;
-    }
+    let changes = events
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|event| HolderChange {
+            lock_id: event["dlmlock_id"].as_i64().expect("lock") as i32,
+            acquired: event["event_type"] == "acquire",
+            host_id: event["host_id"].as_i64().map(|h| h as i32),
+        });
+    let replayed = replay(changes, |_| 1);
+    assert!(
+        replayed.violations.is_empty(),
+        "inconsistent history: {:?}",
+        replayed.violations
+    );
     let rows = db.rows("SELECT id, host_id FROM dlmlocks");
     for row in rows.as_array().expect("locks") {
-        let lock = row["id"].as_i64().expect("id");
-        let expected = holder.get(&lock).copied().flatten();
+        let lock = row["id"].as_i64().expect("id") as i32;
+        let expected = replayed
+            .holders
+            .get(&lock)
+            .and_then(|holders| holders.iter().next())
+            .map(|h| i64::from(*h));
         assert_eq!(
             row["host_id"].as_i64(),
             expected,
             "lock {lock}: holder disagrees with its events"
         );
     }
-    changes
+    replayed.changes
 }

@@ -17,6 +17,7 @@ pub struct TestPki {
     pub revoked: Issued,
     /// Katello's default CA, which signs subscription-manager consumer certificates.
     pub katello_ca: Authority,
+    pub katello_ca_file: PathBuf,
     /// Foreman's CA and Katello's CA in one bundle.
     pub ca_bundle_file: PathBuf,
     /// The server certificate (CN localhost, SAN localhost and 127.0.0.1) from Foreman's CA.
@@ -44,6 +45,8 @@ impl TestPki {
         let revoked = ca.issue("revoked.example.com", Validity::default())?;
         let crl_file = make_crl(&path, &ca, &[&revoked])?;
         let katello_ca = Authority::new("katello-default-ca")?;
+        let katello_ca_file = path.join("katello-ca.pem");
+        std::fs::write(&katello_ca_file, katello_ca.cert.to_pem()?)?;
         let ca_bundle_file = path.join("ca-bundle.pem");
         std::fs::write(
             &ca_bundle_file,
@@ -61,6 +64,7 @@ impl TestPki {
         std::fs::write(&server_key_file, server.key_pem())?;
         Ok(TestPki {
             katello_ca,
+            katello_ca_file,
             ca_bundle_file,
             server_cert_file,
             server_key_file,

@@ -1,0 +1,230 @@
+//! dlm-bench: a fleet of hosts against the real foreman-dlm server, and the same SQL under pgbench.
+//!
+//! It seeds a fresh database (`seed`), starts `foreman-dlm serve` as a separate process
+//! (`server`), and drives it over HTTP from 127.0.0.1 with each host's certificate in the
+//! SSL-CLIENT-CERT header, as Foreman's Apache sends it (`client`). The scenarios are in
+//! `scenarios`; `pgbench` runs the statements the server runs, at the same concurrency (the
+//! physical limit); `cpu` reads what each side cost; `report` prints it all.
+
+mod client;
+mod cpu;
+mod pgbench;
+mod report;
+mod scenarios;
+mod seed;
+mod server;
+
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use clap::Parser;
+use diesel::{Connection, RunQueryDsl};
+
+use foreman_dlm::demo::pki::{Authority, Validity};
+use foreman_dlm::locks::history::{replay, HolderChange};
+use foreman_dlm::locks::{opt_out, OPT_OUT_PARAMETER};
+use foreman_dlm::storage::locks::host_requests::HostStatements;
+
+use client::HostRequests;
+use cpu::{compare, Comparison};
+use report::{median, Figures, Report};
+use seed::{host_name, BenchDatabase, Seed};
+use server::Server;
+
+#[derive(Parser)]
+#[command(about = "Fleet benchmark for foreman-dlm")]
+pub struct Args {
+    /// Hosts seeded into the database.
+    #[arg(long, default_value_t = 10_000)]
+    hosts: usize,
+    /// PostgreSQL URL able to create databases; the bench database is created beside it.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    admin_url: String,
+    /// Seconds per scenario.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent clients for `uncontended` and pgbench.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Hosts in the `contended` scenario (clusters of 10).
+    #[arg(long, default_value_t = 1000)]
+    contended_hosts: usize,
+    /// Requests per second in the `poll` scenario.
+    #[arg(long, default_value_t = 1000)]
+    poll_rate: u64,
+    /// Rounds of (HTTP uncontended, pgbench), alternating, for the ratio: this machine's speed
+    /// drifts between runs, and alternating exposes both sides to the same drift.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Also measure the ratio at these client counts (e.g. `--sweep 1,2,4,8,16`): where the
+    /// machine's cores saturate shows in how the ratio falls.
+    #[arg(long, value_delimiter = ',')]
+    sweep: Vec<usize>,
+    /// Another build's `foreman-dlm` (e.g. the previous release, built in a git worktree): its
+    /// uncontended cycles/s are measured in the same rounds, on the same database.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// The server's database pool size.
+    #[arg(long, default_value_t = 10)]
+    pool_size: u32,
+    /// Write the figures as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// A short run with few hosts, to check that the benchmark works (CI).
+    #[arg(long)]
+    smoke: bool,
+}
+
+fn main() {
+    let mut args = Args::parse();
+    if args.smoke {
+        args.hosts = args.hosts.min(200);
+        args.seconds = args.seconds.min(2);
+        args.contended_hosts = args.contended_hosts.min(100);
+        args.poll_rate = args.poll_rate.min(200);
+        args.rounds = 1;
+        args.sweep.clear();
+    }
+    if let Err(e) = run(&args) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// What the measuring part of a run produced.
+struct Measured {
+    uncontended: Figures,
+    comparisons: Vec<Comparison>,
+    baseline_cycles: Vec<f64>,
+    sweep: Vec<(usize, f64)>,
+    contended: Figures,
+    poll: Figures,
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let used_hosts = args
+        .hosts
+        .min(args.contended_hosts.max(args.concurrency * 100))
+        .max(args.concurrency);
+    let contended_hosts = args.contended_hosts.min(args.hosts) / 10 * 10;
+    eprintln!("seeding {} hosts …", args.hosts);
+    let database = BenchDatabase::create(
+        &args.admin_url,
+        &Seed {
+            hosts: args.hosts,
+            own_locks: used_hosts,
+            cluster_locks: contended_hosts / 10,
+        },
+    )?;
+
+    let dir = std::env::temp_dir().join(format!("dlm-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let ca = Authority::new("dlm-bench CA")?;
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.cert.to_pem()?)?;
+    eprintln!("issuing {used_hosts} host certificates (ECDSA P-256) …");
+    let hosts: Rc<[HostRequests]> = (1..=used_hosts)
+        .map(|i| {
+            ca.issue(&host_name(i), Validity::default())
+                .map(|c| HostRequests::new(i, &c.apache_header()))
+        })
+        .collect::<Result<_, _>>()?;
+    let cluster_hosts: Rc<[HostRequests]> =
+        hosts[..contended_hosts.max(10).min(hosts.len())].into();
+
+    let server = Server::start(
+        &server::sibling_binary()?,
+        &database.url,
+        &ca_file,
+        args.pool_size,
+    )?;
+    let baseline = match &args.baseline {
+        Some(binary) => Some(Server::start(
+            binary,
+            &database.url,
+            &ca_file,
+            args.pool_size,
+        )?),
+        None => None,
+    };
+    let (allowed, denied) = opt_out::classified_values();
+    let statements = HostStatements::new(OPT_OUT_PARAMETER, &allowed, &denied);
+    let pgbench = pgbench::Pgbench::new(&database.url, &statements, used_hosts, &dir)?;
+
+    let measured = actix_web::rt::System::new().block_on(async {
+        let rounds = args.rounds.max(1);
+        let mut uncontended = Figures::default();
+        let mut comparisons = Vec::new();
+        let mut baseline_cycles = Vec::new();
+        for _ in 0..rounds {
+            let (round, comparison) =
+                compare(&server, hosts.clone(), args.concurrency, &pgbench, args).await?;
+            comparisons.push(comparison);
+            uncontended.elapsed += round.elapsed;
+            uncontended.merge(round);
+            if let Some(baseline) = &baseline {
+                let (round, _) =
+                    compare(baseline, hosts.clone(), args.concurrency, &pgbench, args).await?;
+                baseline_cycles.push(round.cycles as f64 / round.elapsed.max(1e-9));
+            }
+        }
+        let mut sweep = Vec::new();
+        for &concurrency in &args.sweep {
+            let mut ratios = Vec::new();
+            for _ in 0..rounds {
+                let (_, comparison) =
+                    compare(&server, hosts.clone(), concurrency, &pgbench, args).await?;
+                ratios.push(comparison.ratio());
+            }
+            eprintln!("sweep: {concurrency} clients, ratio {:.2}", median(&ratios));
+            sweep.push((concurrency, median(&ratios)));
+        }
+        let contended = scenarios::contended(server.addr, &cluster_hosts, args).await;
+        let poll = scenarios::poll(server.addr, cluster_hosts.clone(), args).await;
+        Ok::<_, Box<dyn std::error::Error>>(Measured {
+            uncontended,
+            comparisons,
+            baseline_cycles,
+            sweep,
+            contended,
+            poll,
+        })
+    })?;
+    let rss = server.memory();
+    drop(server);
+    drop(baseline);
+
+    let double_holders = locks_with_two_holders(&database.url)?;
+    let report = Report::new(args, measured, contended_hosts, double_holders, rss);
+    report.print();
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report.json())?)?;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    report.verdict()
+}
+
+/// Locks whose event history shows an acquire while held, or a release by another host.
+fn locks_with_two_holders(database_url: &str) -> Result<usize, Box<dyn std::error::Error>> {
+    #[derive(diesel::QueryableByName)]
+    struct Event {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        dlmlock_id: i32,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        acquired: bool,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+        host_id: Option<i32>,
+    }
+    let mut conn = diesel::pg::PgConnection::establish(database_url)?;
+    let events: Vec<Event> = diesel::sql_query(
+        "SELECT dlmlock_id, event_type = 'acquire' AS acquired, host_id FROM dlmlock_events \
+         WHERE event_type IN ('acquire', 'release') ORDER BY id",
+    )
+    .load(&mut conn)?;
+    let changes = events.into_iter().map(|e| HolderChange {
+        lock_id: e.dlmlock_id,
+        acquired: e.acquired,
+        host_id: e.host_id,
+    });
+    Ok(replay(changes, |_| 1).locks_with_violations().len())
+}

@@ -1,0 +1,96 @@
+//! The limit: the statements the server runs for one acquire and one release, under pgbench.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use foreman_dlm::storage::locks::host_requests::{HostLookup, HostOperation, HostStatements};
+
+use super::cpu::process_cpu_seconds;
+
+/// The statements one host's acquire and release run in the server — the very texts the server
+/// prepares — as a pgbench script. Each request is ONE statement: host lookup, check-in, (for
+/// acquire) the opt-out parameter, the transfer and its event.
+pub(crate) fn pgbench_script(statements: &HostStatements, hosts: usize) -> String {
+    let subject = "('bench-' || lpad(:h::text, 6, '0') || '.example.com')";
+    let lock_name = "('own-' || lpad(:h::text, 6, '0'))";
+    let bind = |sql: &str| {
+        sql.replace("$4", "NULL::boolean")
+            .replace("$3", lock_name)
+            .replace("$2", "NULL::integer")
+            .replace("$1", subject)
+    };
+    let acquire = bind(statements.text(
+        HostOperation::Acquire {
+            opt_out_verdict: None,
+        },
+        HostLookup::Certname,
+    ));
+    let release = bind(statements.text(HostOperation::Release, HostLookup::Certname));
+    format!("\\set h random(1, {hosts})\n{acquire};\n{release};\n")
+}
+
+/// pgbench with the script of [`pgbench_script`], written once.
+pub(crate) struct Pgbench {
+    database_url: String,
+    script: PathBuf,
+}
+
+impl Pgbench {
+    pub(crate) fn new(
+        database_url: &str,
+        statements: &HostStatements,
+        used_hosts: usize,
+        dir: &Path,
+    ) -> Result<Pgbench, Box<dyn std::error::Error>> {
+        let script = dir.join("acquire-release.sql");
+        std::fs::File::create(&script)?
+            .write_all(pgbench_script(statements, used_hosts).as_bytes())?;
+        Ok(Pgbench {
+            database_url: database_url.to_string(),
+            script,
+        })
+    }
+
+    /// Transactions (= acquire+release cycles) per second, and pgbench's own CPU seconds.
+    pub(crate) fn run(
+        &self,
+        concurrency: usize,
+        seconds: u64,
+    ) -> Result<(f64, f64), Box<dyn std::error::Error>> {
+        let mut child = Command::new("pgbench")
+            .args(["-n", "-M", "prepared", "-j", "2"])
+            .args(["-c", &concurrency.to_string(), "-T", &seconds.to_string()])
+            .arg("-f")
+            .arg(&self.script)
+            .arg(&self.database_url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run pgbench ({e}); install PostgreSQL's client tools"))?;
+        // Its CPU time is only readable while it lives: sample it until it exits.
+        let mut cpu = 0.0;
+        while child.try_wait()?.is_none() {
+            cpu = process_cpu_seconds(child.id()).unwrap_or(cpu);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let output = child.wait_with_output()?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() {
+            return Err(format!(
+                "pgbench failed: {}{}",
+                stdout,
+                String::from_utf8_lossy(&output.stderr)
+            )
+            .into());
+        }
+        let tps = stdout
+            .lines()
+            .find(|l| l.starts_with("tps = "))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .and_then(|tps| tps.parse::<f64>().ok())
+            .ok_or_else(|| format!("no tps in pgbench output: {stdout}"))?;
+        Ok((tps, cpu))
+    }
+}

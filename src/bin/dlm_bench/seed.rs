@@ -1,0 +1,83 @@
+//! A fresh database for the run: Foreman's schema, foreman-dlm's migrations, N hosts that have
+//! checked in before, and the locks the scenarios use. Dropped when the run ends.
+
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+
+use foreman_dlm::demo::FOREMAN_SCHEMA_SQL;
+use foreman_dlm::storage::migrations;
+
+/// The bench database; dropped on drop.
+pub struct BenchDatabase {
+    admin_url: String,
+    pub name: String,
+    pub url: String,
+}
+
+/// What to seed.
+pub struct Seed {
+    pub hosts: usize,
+    /// Hosts with a lock of their own (`own-NNNNNN`).
+    pub own_locks: usize,
+    /// Locks `cluster-NNNN` shared by ten hosts each.
+    pub cluster_locks: usize,
+}
+
+pub fn host_name(i: usize) -> String {
+    format!("bench-{i:06}.example.com")
+}
+
+impl BenchDatabase {
+    pub fn create(
+        admin_url: &str,
+        seed: &Seed,
+    ) -> Result<BenchDatabase, Box<dyn std::error::Error>> {
+        let name = format!("fdlm_bench_{}", std::process::id());
+        let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
+        let url = format!("{base}/{name}");
+        let mut admin = diesel::pg::PgConnection::establish(admin_url)?;
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+        admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
+        let database = BenchDatabase {
+            admin_url: admin_url.to_string(),
+            name,
+            url,
+        };
+        let mut conn = diesel::pg::PgConnection::establish(&database.url)?;
+        conn.batch_execute(FOREMAN_SCHEMA_SQL)?;
+        migrations::run_pending(&database.url)?;
+        // Steady state: every host has checked in before, and the locks exist.
+        conn.batch_execute(&format!(
+            "INSERT INTO hosts (name, managed, type, created_at, updated_at)
+               SELECT 'bench-' || lpad(i::text, 6, '0') || '.example.com', true, 'Host::Managed',
+                      now(), now()
+                 FROM generate_series(1, {hosts}) i;
+             INSERT INTO dlm_facets (host_id, last_checkin_at, created_at, updated_at)
+               SELECT id, now(), now(), now() FROM hosts;
+             INSERT INTO dlmlocks (name, type, enabled, created_at, updated_at)
+               SELECT 'own-' || lpad(i::text, 6, '0'), 'ForemanDlm::Dlmlock::Update', true, now(), now()
+                 FROM generate_series(1, {own}) i;
+             INSERT INTO dlmlocks (name, type, enabled, created_at, updated_at)
+               SELECT 'cluster-' || lpad(i::text, 4, '0'), 'ForemanDlm::Dlmlock::Update', true,
+                      now(), now()
+                 FROM generate_series(0, {clusters}) i;",
+            hosts = seed.hosts,
+            own = seed.own_locks,
+            clusters = seed.cluster_locks,
+        ))?;
+        // A statement of its own: VACUUM refuses to run inside the batch's implicit transaction.
+        conn.batch_execute("VACUUM ANALYZE")?;
+        Ok(database)
+    }
+}
+
+impl Drop for BenchDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = diesel::pg::PgConnection::establish(&self.admin_url) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! `foreman-dlm check-config`: the effective configuration, then each thing `serve` depends on,
+//! checked in order, in plain words.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use diesel::sql_types::{Bool, Nullable, Text};
+use diesel::QueryableByName;
+use diesel_async::RunQueryDsl;
+
+use super::{block_on, fail};
+use crate::identity::ClientCertAuthenticator;
+use crate::settings::{redact_database_url, ListenAddr, Settings};
+use crate::storage::sql::sql;
+use crate::storage::{catalog, migrations, Conn, Database};
+
+pub fn run(config: Option<&Path>) -> ExitCode {
+    let settings = match Settings::load(config) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    println!(
+        "# effective configuration (secrets redacted)\n{}",
+        settings.describe()
+    );
+    match block_on(check(&settings)) {
+        Ok(lines) => {
+            for line in lines {
+                println!("ok: {line}");
+            }
+            println!("configuration OK");
+            ExitCode::SUCCESS
+        }
+        Err(problem) => fail(problem),
+    }
+}
+
+#[derive(QueryableByName)]
+struct TlsState {
+    #[diesel(sql_type = Bool)]
+    ssl: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    version: Option<String>,
+}
+
+async fn connection_security(conn: &mut Conn) -> String {
+    let state: Result<TlsState, _> = sql(
+        "SELECT COALESCE(ssl, false) AS ssl, version::text AS version FROM pg_stat_ssl \
+         WHERE pid = pg_backend_pid()",
+    )
+    .get_result(conn)
+    .await;
+    match state {
+        Ok(TlsState { ssl: true, version }) => {
+            format!("over TLS ({})", version.unwrap_or_default())
+        }
+        Ok(_) => "without TLS".to_string(),
+        Err(_) => "(TLS state unknown)".to_string(),
+    }
+}
+
+async fn check(settings: &Settings) -> Result<Vec<String>, String> {
+    let mut ok = Vec::new();
+    let url = settings.database_url().map_err(|e| e.to_string())?;
+    let shown = redact_database_url(url.expose());
+    let mut conn = Database::connect_once(&url)
+        .await
+        .map_err(|e| format!("cannot connect to the database ({shown}): {e}"))?;
+    let security = connection_security(&mut conn).await;
+    ok.push(format!("connected to the database ({shown}) {security}"));
+    for table in ["hosts", "parameters", "users"] {
+        let present = catalog::table_exists(&mut conn, table)
+            .await
+            .map_err(|e| format!("cannot inspect the database: {e}"))?;
+        if !present {
+            return Err(format!(
+                "the database has no table {table:?}: database settings must point at Foreman's \
+                 own database"
+            ));
+        }
+    }
+    ok.push("Foreman's tables hosts, parameters and users are present".into());
+    let pending = migrations::pending_on(&mut conn).await.map_err(|e| {
+        format!("cannot read the applied migrations ({e}): run `foreman-dlm migrate`")
+    })?;
+    if !pending.is_empty() {
+        return Err(format!(
+            "{} migration(s) pending ({}): run `foreman-dlm migrate`",
+            pending.len(),
+            pending.join(", ")
+        ));
+    }
+    ok.push("foreman-dlm's migrations are applied".into());
+    let cert = &settings.client_cert;
+    if cert.ca_files.is_empty() && cert.katello_ca_files.is_empty() {
+        return Err(
+            "client_cert.ca_files and client_cert.katello_ca_files are empty: no host \
+             certificate could ever be verified; list Foreman's CA (e.g. \
+             /etc/puppetlabs/puppet/ssl/certs/ca.pem)"
+                .into(),
+        );
+    }
+    let authenticator = ClientCertAuthenticator::from_settings(cert).map_err(|e| e.to_string())?;
+    ok.push(format!(
+        "{} CA file(s) and {} CRL file(s) loaded; each CA identifies one kind of host:",
+        cert.ca_files.len() + cert.katello_ca_files.len(),
+        cert.crl_files.len()
+    ));
+    for binding in authenticator.bindings() {
+        ok.push(format!(
+            "  {} → {} (from {})",
+            binding.subject,
+            binding.kind.describe(),
+            binding.file.display()
+        ));
+    }
+    if katello_ca_listed_as_puppet(cert.ca_files.iter().map(|p| p.as_path())) {
+        ok.push(
+            "  note: a file in client_cert.ca_files looks like Katello's CA; its certificates \
+             identify hosts by certname/name only. List it in client_cert.katello_ca_files for \
+             subscription-manager consumer certificates."
+                .into(),
+        );
+    }
+    match &settings.http.listen {
+        ListenAddr::Tcp(addr) => ok.push(format!(
+            "will listen on {addr}; certificate headers are believed from {}",
+            cert.trusted_proxies
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        ListenAddr::Unix(path) => ok.push(format!(
+            "will listen on the Unix socket {} (mode {:04o}); only its owner and group may connect",
+            path.display(),
+            settings.http.socket_mode.0
+        )),
+    }
+    if let Some(tls) = &settings.tls {
+        let cas: Vec<_> = cert.ca_files.iter().chain(&cert.katello_ca_files).collect();
+        crate::http::tls::acceptor(tls, &cas)?;
+        ok.push(format!(
+            "TLS certificate and key load and match; will listen on {} with TLS",
+            tls.listen
+        ));
+    }
+    Ok(ok)
+}
+
+/// Katello's CA files live under /etc/pki/katello (puppet-certs).
+fn katello_ca_listed_as_puppet<'a>(mut files: impl Iterator<Item = &'a Path>) -> bool {
+    files.any(|p| p.starts_with("/etc/pki/katello") || p.to_string_lossy().contains("katello"))
+}

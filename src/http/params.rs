@@ -1,0 +1,89 @@
+//! Request bodies of the admin API read as Rails reads them: `{"dlmlock": {…}}` or the fields at
+//! the top level, with Rails' casting of booleans and ids.
+
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+
+/// The lock attributes of a create/update body (Rails' wrap_parameters accepts both shapes).
+pub fn lock_attributes(body: Value) -> Result<Map<String, Value>, ApiError> {
+    let mut object = match body {
+        Value::Object(object) => object,
+        _ => {
+            return Err(ApiError::BadRequest(
+                "the request body must be a JSON object".into(),
+            ))
+        }
+    };
+    match object.remove("dlmlock") {
+        Some(Value::Object(inner)) => Ok(inner),
+        Some(_) => Err(ApiError::BadRequest("dlmlock must be a JSON object".into())),
+        None => Ok(object),
+    }
+}
+
+/// A field that cannot be used: Foreman's 422 names it.
+pub type FieldResult<T> = Result<T, (&'static str, String)>;
+
+/// Absent → None; null → Some(None); text → Some(Some(text)).
+pub fn text_field(
+    attributes: &Map<String, Value>,
+    field: &'static str,
+) -> FieldResult<Option<Option<String>>> {
+    match attributes.get(field) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(text)) if text.contains('\0') => {
+            Err((field, "must not contain NUL characters".into()))
+        }
+        Some(Value::String(text)) => Ok(Some(Some(text.clone()))),
+        Some(_) => Err((field, "must be a string".into())),
+    }
+}
+
+/// Rails' boolean casting: true/false, "true"/"false", "1"/"0", 1/0.
+pub fn bool_field(
+    attributes: &Map<String, Value>,
+    field: &'static str,
+) -> FieldResult<Option<bool>> {
+    match attributes.get(field) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::Number(n)) if n.as_i64() == Some(1) => Ok(Some(true)),
+        Some(Value::Number(n)) if n.as_i64() == Some(0) => Ok(Some(false)),
+        Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "true" | "t" | "1" | "yes" | "on" => Ok(Some(true)),
+            "false" | "f" | "0" | "no" | "off" => Ok(Some(false)),
+            _ => Err((field, "must be true or false".into())),
+        },
+        Some(_) => Err((field, "must be true or false".into())),
+    }
+}
+
+/// A host id, its digits as text, or null/"" for no host.
+pub fn host_id_field(attributes: &Map<String, Value>) -> FieldResult<Option<Option<i32>>> {
+    let invalid = || ("host_id", "must be a host id or null".to_string());
+    match attributes.get("host_id") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(s)) if s.is_empty() => Ok(Some(None)),
+        Some(Value::String(s)) => s
+            .parse::<i32>()
+            .map(|n| Some(Some(n)))
+            .map_err(|_| invalid()),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .and_then(|n| i32::try_from(n).ok())
+            .map(|n| Some(Some(n)))
+            .ok_or_else(invalid),
+        Some(_) => Err(invalid()),
+    }
+}
+
+/// Foreman's 422 for one field.
+pub fn unprocessable(id: Option<i32>) -> impl Fn((&'static str, String)) -> ApiError {
+    move |(field, message)| ApiError::Unprocessable {
+        id,
+        errors: vec![(field, message)],
+    }
+}

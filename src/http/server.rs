@@ -1,0 +1,198 @@
+//! Start-up: the listeners (Unix socket or TCP for Apache, the optional direct TLS listener),
+//! their timeouts and limits, and the background task that re-reads the CA and CRL files.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, Service};
+use actix_web::middleware::{Condition, DefaultHeaders, Logger};
+use actix_web::{web, App, HttpServer};
+
+use super::routes::{query_config, route_not_found, routes};
+use super::tls::{self, ConnectionLimit};
+use super::{middleware, AppState};
+use crate::identity::trust::Reload;
+use crate::identity::ClientCertAuthenticator;
+use crate::services::Services;
+use crate::settings::{FileMode, ListenAddr, Settings};
+
+/// Where a started server listens, as `http://…`, `unix:…` and `https://…` addresses.
+#[derive(Debug, Clone)]
+pub struct Listening {
+    pub http: Vec<String>,
+    pub tls: Vec<std::net::SocketAddr>,
+}
+
+/// Binds the listeners and returns the server (not yet awaited) and where it listens. Must run
+/// inside the actix system that will run the server.
+pub fn start(settings: &Settings, services: Services) -> Result<(Server, Listening), String> {
+    let tls_acceptor = match &settings.tls {
+        Some(tls) => {
+            let cas: Vec<_> = settings
+                .client_cert
+                .ca_files
+                .iter()
+                .chain(&settings.client_cert.katello_ca_files)
+                .collect();
+            Some((tls.listen, tls::acceptor(tls, &cas)?))
+        }
+        None => None,
+    };
+    let connection_limit = ConnectionLimit::new(
+        settings
+            .tls
+            .as_ref()
+            .map_or(usize::MAX, |t| t.max_connections_per_address),
+    );
+    spawn_trust_reload(
+        services.certificates.clone(),
+        Duration::from_secs(settings.client_cert.reload_interval_seconds),
+    );
+    let state = web::Data::new(AppState {
+        services,
+        body_timeout: Duration::from_secs(settings.http.body_timeout_seconds),
+    });
+    let workers = match settings.http.workers {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    let log_requests = log::log_enabled!(log::Level::Info);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(query_config())
+            .wrap(middleware::json_errors())
+            .wrap(DefaultHeaders::new().add(("Foreman_api_version", "2")))
+            // `%a` is the TCP peer (the proxy), never a client-supplied X-Forwarded-For. Only
+            // wrapped when it will print: it renders the request line for every request.
+            .wrap(Condition::new(
+                log_requests,
+                Logger::new("%a \"%r\" %s %b %Dms"),
+            ))
+            .wrap_fn(|mut req, srv| {
+                middleware::squeeze_slashes(&mut req);
+                srv.call(req)
+            })
+            .configure(routes)
+            .default_service(web::to(route_not_found))
+    })
+    .on_connect(move |connection, data| tls::on_connect(&connection_limit, connection, data))
+    .client_request_timeout(Duration::from_secs(settings.http.header_timeout_seconds))
+    .client_disconnect_timeout(Duration::from_secs(2))
+    .tls_handshake_timeout(Duration::from_secs(
+        settings.http.header_timeout_seconds.min(10),
+    ))
+    .workers(workers)
+    // Only certificate verification on a cache miss runs on blocking threads now.
+    .worker_max_blocking_threads(4);
+    let mut http = Vec::new();
+    match &settings.http.listen {
+        ListenAddr::Tcp(addr) => {
+            server = server
+                .bind(addr)
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            http.extend(server.addrs().iter().map(|a| format!("http://{a}")));
+        }
+        ListenAddr::Unix(path) => {
+            remove_stale_socket(path)?;
+            server = server
+                .bind_uds(path)
+                .map_err(|e| format!("cannot listen on unix:{}: {e}", path.display()))?;
+            restrict_socket(path, settings.http.socket_mode, &settings.http.socket_group)?;
+            http.push(format!("unix:{}", path.display()));
+        }
+    }
+    let before_tls = server.addrs().len();
+    if let Some((listen, acceptor)) = tls_acceptor {
+        server = server
+            .bind_openssl(listen, acceptor)
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    }
+    let tls = server.addrs().split_off(before_tls);
+    Ok((server.run(), Listening { http, tls }))
+}
+
+/// A socket file left by a previous run that was killed is replaced; anything else at that path
+/// is an error, never deleted.
+fn remove_stale_socket(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path)
+            .map_err(|e| format!("cannot replace the old socket {}: {e}", path.display())),
+        Ok(_) => Err(format!(
+            "http.listen: {} exists and is not a socket",
+            path.display()
+        )),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Who may connect to the Unix socket is who may speak for Apache: the mode and group decide.
+/// An empty group means Apache's: `apache` (EL) or `www-data` (Debian), whichever exists.
+fn restrict_socket(path: &Path, mode: FileMode, group: &str) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode.0))
+        .map_err(|e| format!("cannot set the mode of {}: {e}", path.display()))?;
+    let gid = if group.is_empty() {
+        ["apache", "www-data"]
+            .iter()
+            .find_map(|name| nix::unistd::Group::from_name(name).ok().flatten())
+            .map(|g| (g.name, g.gid))
+    } else if let Ok(number) = group.parse::<u32>() {
+        Some((group.to_string(), nix::unistd::Gid::from_raw(number)))
+    } else {
+        let found = nix::unistd::Group::from_name(group)
+            .map_err(|e| format!("http.socket_group {group:?}: {e}"))?
+            .ok_or_else(|| format!("http.socket_group {group:?} is not a group on this system"))?;
+        Some((found.name, found.gid))
+    };
+    let Some((name, gid)) = gid else {
+        log::info!(
+            "no group apache or www-data: {} keeps the service's own group",
+            path.display()
+        );
+        return Ok(());
+    };
+    std::os::unix::fs::chown(path, None, Some(gid.as_raw())).map_err(|e| {
+        format!(
+            "cannot give {} to group {name}: {e} (the service must be a member of it, e.g. \
+             SupplementaryGroups={name} in its unit)",
+            path.display()
+        )
+    })
+}
+
+/// Re-reads the CA and CRL files every `interval` when they changed, and at once on SIGHUP.
+fn spawn_trust_reload(certificates: Arc<ClientCertAuthenticator>, interval: Duration) {
+    actix_web::rt::spawn(async move {
+        let mut hangup =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let forced = tokio::select! {
+                _ = ticks.tick() => false,
+                Some(()) = async {
+                    match hangup.as_mut() {
+                        Some(signal) => signal.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => true,
+            };
+            let certificates = certificates.clone();
+            let outcome = web::block(move || certificates.reload_trust(forced)).await;
+            match outcome {
+                Ok(Reload::Unchanged) => {}
+                Ok(Reload::Reloaded) => log::info!(
+                    "CA and CRL files re-read ({}); cached verifications dropped",
+                    if forced { "SIGHUP" } else { "they changed" }
+                ),
+                Ok(Reload::Failed(e)) => log::error!(
+                    "the CA or CRL files changed but cannot be used, keeping the previous ones: {e}"
+                ),
+                Err(e) => log::error!("re-reading the CA and CRL files failed: {e}"),
+            }
+        }
+    });
+}

@@ -1,0 +1,386 @@
+//! Configuration: built-in defaults, then a TOML file, then `FOREMAN_DLM__SECTION__KEY` variables.
+//!
+//! Every key here is a public interface documented in README.md and `contrib/settings.toml`;
+//! values are parsed into their types here (addresses, modes, secrets), once.
+
+mod database_yml;
+mod listen;
+mod secret;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment, File, FileFormat};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+pub use database_yml::{conninfo_from_foreman_yml, redact_database_url, FOREMAN_DATABASE_YML};
+pub use listen::{FileMode, ListenAddr};
+pub use secret::Secret;
+
+/// Where operators put the settings file; a missing file at this default path is not an error.
+pub const DEFAULT_SETTINGS_PATH: &str = "/etc/foreman-dlm/settings.toml";
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub client_cert: ClientCertSettings,
+    pub logins: LoginSettings,
+    pub locks: LockSettings,
+    pub foreman: ForemanSettings,
+    /// Optional direct TLS listener, beside the one Apache uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct DatabaseSettings {
+    /// A libpq URL or `key=value` string. Unset means: read Foreman's own database.yml, so the
+    /// database password lives in exactly one file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<Secret>,
+    pub foreman_database_yml: PathBuf,
+    pub pool_size: u32,
+    /// How long a request waits for a database connection before it is answered 503.
+    pub connect_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct HttpSettings {
+    pub listen: ListenAddr,
+    /// 0 = one worker per CPU core.
+    pub workers: usize,
+    /// Permissions of a Unix-socket `listen`: who may connect is who may speak for Apache.
+    pub socket_mode: FileMode,
+    /// Group of a Unix-socket `listen`; empty = Apache's group (`apache`, else `www-data`).
+    pub socket_group: String,
+    /// Time a client has to send its request line and headers.
+    pub header_timeout_seconds: u64,
+    /// Time a client has to send a request body, once it is wanted.
+    pub body_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ClientCertSettings {
+    /// CAs whose certificates name hosts by Puppet certname (`hosts.certname`, then `hosts.name`).
+    pub ca_files: Vec<PathBuf>,
+    /// CAs whose certificates name Katello hosts by subscription-manager consumer uuid.
+    pub katello_ca_files: Vec<PathBuf>,
+    pub crl_files: Vec<PathBuf>,
+    pub trusted_proxies: Vec<IpNet>,
+    pub cert_header: String,
+    pub verify_header: String,
+    pub dn_header: String,
+    pub trust_proxy_verification: bool,
+    /// How often the CA and CRL files are checked for changes (SIGHUP checks at once).
+    pub reload_interval_seconds: u64,
+}
+
+/// Foreman users logging in with HTTP Basic: where their password hashing runs and how often
+/// one address or one login may fail.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct LoginSettings {
+    /// Threads that hash passwords and tokens; 0 = half the CPU cores (at least one).
+    pub hashing_threads: usize,
+    /// Logins waiting for a hashing thread; more are answered 503 at once.
+    pub hashing_queue: usize,
+    /// Failed logins allowed per source address per minute (a burst of this many, then 429).
+    pub failures_per_address_per_minute: u32,
+    /// Failed logins allowed per login name per minute.
+    pub failures_per_login_per_minute: u32,
+}
+
+/// Where Foreman's own configuration lives.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ForemanSettings {
+    /// Foreman's settings.yaml: `bcrypt_cost`/`pbkdf2_cost`/`password_hash` set there win over
+    /// the settings table, as in Foreman (they shape how tokens and new passwords are hashed).
+    pub settings_yml: PathBuf,
+}
+
+/// A TLS listener that hosts reach without Apache: the TLS peer certificate identifies the host.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct TlsSettings {
+    pub listen: SocketAddr,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// Intermediate certificates sent after `cert_file`, if `cert_file` holds only the leaf.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_file: Option<PathBuf>,
+    /// Open connections one source address may hold; more are closed right after the handshake.
+    #[serde(default = "default_connections_per_address")]
+    pub max_connections_per_address: usize,
+}
+
+fn default_connections_per_address() -> usize {
+    64
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct LockSettings {
+    pub stale_time_hours: u32,
+}
+
+#[derive(Debug)]
+pub enum SettingsError {
+    /// The file, an environment variable or a value could not be read; the text says which.
+    Invalid(String),
+    /// No `database.url` and Foreman's database.yml did not give a usable connection.
+    ForemanDatabaseYml { path: PathBuf, problem: String },
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SettingsError::Invalid(text) => write!(f, "{text}"),
+            SettingsError::ForemanDatabaseYml { path, problem } => write!(
+                f,
+                "database.url is not set and Foreman's database settings in {} cannot be used: \
+                 {problem}",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+impl Settings {
+    /// Loads the layered configuration. `explicit_path` is the `--config` argument: a file the
+    /// operator named must exist, while the default path may be absent.
+    pub fn load(explicit_path: Option<&Path>) -> Result<Settings, SettingsError> {
+        let (path, required) = match explicit_path {
+            Some(path) => (path.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_SETTINGS_PATH), false),
+        };
+        if required && !path.exists() {
+            return Err(SettingsError::Invalid(format!(
+                "the settings file {} does not exist",
+                path.display()
+            )));
+        }
+        let builder = defaults()?
+            .add_source(
+                File::from(path.as_path())
+                    .format(FileFormat::Toml)
+                    .required(required),
+            )
+            .add_source(environment());
+        Self::from_config(builder.build())
+    }
+
+    /// Defaults plus environment only; the demo builds settings this way.
+    pub fn from_defaults_and_env() -> Result<Settings, SettingsError> {
+        Self::from_config(defaults()?.add_source(environment()).build())
+    }
+
+    fn from_config(built: Result<Config, config::ConfigError>) -> Result<Settings, SettingsError> {
+        let settings: Settings = built
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| SettingsError::Invalid(format!("invalid configuration: {e}")))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |text: &str| Err(SettingsError::Invalid(text.to_string()));
+        if self.database.pool_size == 0 {
+            return invalid("database.pool_size must be at least 1");
+        }
+        if self.locks.stale_time_hours == 0 {
+            return invalid("locks.stale_time_hours must be at least 1");
+        }
+        if self.http.header_timeout_seconds == 0 || self.http.body_timeout_seconds == 0 {
+            return invalid(
+                "http.header_timeout_seconds and http.body_timeout_seconds must be at least 1",
+            );
+        }
+        if self.client_cert.reload_interval_seconds == 0 {
+            return invalid("client_cert.reload_interval_seconds must be at least 1");
+        }
+        if self.logins.hashing_queue == 0
+            || self.logins.failures_per_address_per_minute == 0
+            || self.logins.failures_per_login_per_minute == 0
+        {
+            return invalid(
+                "logins.hashing_queue and the logins.failures_* limits must be at least 1",
+            );
+        }
+        if self
+            .tls
+            .as_ref()
+            .is_some_and(|tls| tls.max_connections_per_address == 0)
+        {
+            return invalid("tls.max_connections_per_address must be at least 1");
+        }
+        for (key, value) in [
+            ("client_cert.cert_header", &self.client_cert.cert_header),
+            ("client_cert.verify_header", &self.client_cert.verify_header),
+            ("client_cert.dn_header", &self.client_cert.dn_header),
+        ] {
+            if actix_web::http::header::HeaderName::try_from(value.as_str()).is_err() {
+                return Err(SettingsError::Invalid(format!(
+                    "{key} = {value:?} is not a valid HTTP header name"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The connection string to use: `database.url`, or one built from Foreman's database.yml.
+    pub fn database_url(&self) -> Result<Secret, SettingsError> {
+        match &self.database.url {
+            Some(url) if !url.is_blank() => Ok(Secret::new(url.expose().trim())),
+            _ => conninfo_from_foreman_yml(&self.database.foreman_database_yml).map(Secret::new),
+        }
+    }
+
+    /// The effective configuration as TOML, secrets masked: what `check-config` prints.
+    pub fn describe(&self) -> String {
+        let mut shown = self.clone();
+        if let Some(url) = &self.database.url {
+            shown.database.url = Some(Secret::new(redact_database_url(url.expose())));
+        }
+        let mut text = toml::to_string(&Describe(&shown))
+            .unwrap_or_else(|e| format!("# the configuration cannot be printed: {e}\n"));
+        if self.database.url.as_ref().is_none_or(Secret::is_blank) {
+            text.push_str("\n# database.url is unset: Foreman's database.yml is used\n");
+        }
+        if self.tls.is_none() {
+            text.push_str("# [tls] is not configured: no direct TLS listener\n");
+        }
+        text
+    }
+}
+
+/// Serialises the settings with the connection URL visible but its password masked (the URL's
+/// own `Secret` would print only asterisks, hiding the host an operator wants to check).
+struct Describe<'a>(&'a Settings);
+
+impl Serialize for Describe<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Database<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            url: Option<&'a str>,
+            foreman_database_yml: &'a Path,
+            pool_size: u32,
+            connect_timeout_seconds: u64,
+        }
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            database: Database<'a>,
+            http: &'a HttpSettings,
+            client_cert: &'a ClientCertSettings,
+            logins: &'a LoginSettings,
+            locks: &'a LockSettings,
+            foreman: &'a ForemanSettings,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            tls: &'a Option<TlsSettings>,
+        }
+        let settings = self.0;
+        Shown {
+            database: Database {
+                url: settings.database.url.as_ref().map(Secret::expose),
+                foreman_database_yml: &settings.database.foreman_database_yml,
+                pool_size: settings.database.pool_size,
+                connect_timeout_seconds: settings.database.connect_timeout_seconds,
+            },
+            http: &settings.http,
+            client_cert: &settings.client_cert,
+            logins: &settings.logins,
+            locks: &settings.locks,
+            foreman: &settings.foreman,
+            tls: &settings.tls,
+        }
+        .serialize(s)
+    }
+}
+
+fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, SettingsError> {
+    let none = Vec::<String>::new;
+    let entries: Vec<(&str, config::Value)> = vec![
+        ("database.foreman_database_yml", FOREMAN_DATABASE_YML.into()),
+        ("database.pool_size", 10.into()),
+        ("database.connect_timeout_seconds", 5.into()),
+        ("http.listen", "unix:/run/foreman-dlm/http.sock".into()),
+        ("http.workers", 0.into()),
+        ("http.socket_mode", "0660".into()),
+        ("http.socket_group", "".into()),
+        ("http.header_timeout_seconds", 10.into()),
+        ("http.body_timeout_seconds", 10.into()),
+        ("client_cert.ca_files", none().into()),
+        ("client_cert.katello_ca_files", none().into()),
+        ("client_cert.crl_files", none().into()),
+        (
+            "client_cert.trusted_proxies",
+            vec!["127.0.0.1/32".to_string(), "::1/128".to_string()].into(),
+        ),
+        ("client_cert.cert_header", "SSL-CLIENT-CERT".into()),
+        ("client_cert.verify_header", "SSL-CLIENT-VERIFY".into()),
+        ("client_cert.dn_header", "SSL-CLIENT-S-DN".into()),
+        ("client_cert.trust_proxy_verification", false.into()),
+        ("client_cert.reload_interval_seconds", 10.into()),
+        ("logins.hashing_threads", 0.into()),
+        ("logins.hashing_queue", 32.into()),
+        ("logins.failures_per_address_per_minute", 20.into()),
+        ("logins.failures_per_login_per_minute", 10.into()),
+        ("locks.stale_time_hours", 4.into()),
+        ("foreman.settings_yml", "/etc/foreman/settings.yaml".into()),
+    ];
+    let mut builder = Config::builder();
+    for (key, value) in entries {
+        builder = builder
+            .set_default(key, value)
+            .map_err(|e| SettingsError::Invalid(format!("internal default {key}: {e}")))?;
+    }
+    Ok(builder)
+}
+
+fn environment() -> Environment {
+    Environment::with_prefix("FOREMAN_DLM")
+        .prefix_separator("__")
+        .separator("__")
+        .try_parsing(true)
+        .list_separator(",")
+        .with_list_parse_key("client_cert.ca_files")
+        .with_list_parse_key("client_cert.katello_ca_files")
+        .with_list_parse_key("client_cert.crl_files")
+        .with_list_parse_key("client_cert.trusted_proxies")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contrib_settings_file_documents_the_defaults() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/contrib/settings.toml"
+        ));
+        let documented = Settings::load(Some(path)).expect("contrib/settings.toml loads");
+        let defaults = Settings::from_defaults_and_env().expect("defaults");
+        assert_eq!(documented.describe(), defaults.describe());
+    }
+
+    #[test]
+    fn describe_masks_the_database_password_and_parses_addresses_once() {
+        let mut settings = Settings::from_defaults_and_env().expect("defaults");
+        settings.database.url = Some(Secret::new("postgres://foreman:s3cret@db:5432/foreman"));
+        let text = settings.describe();
+        assert!(
+            text.contains("postgres://foreman:********@db:5432/foreman"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(
+            text.contains("listen = \"unix:/run/foreman-dlm/http.sock\""),
+            "{text}"
+        );
+        assert!(text.contains("socket_mode = \"0660\""), "{text}");
+        assert!(!format!("{settings:?}").contains("s3cret"));
+    }
+}

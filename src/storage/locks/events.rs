@@ -1,0 +1,95 @@
+//! A lock's event log, and the expiry of old events.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Timestamp, Varchar};
+use diesel_async::RunQueryDsl;
+
+use crate::locks::model::{LockEvent, Page};
+use crate::storage::sql::sql;
+use crate::storage::{Conn, StorageError};
+
+#[derive(QueryableByName)]
+struct EventRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Nullable<Varchar>)]
+    event_type: Option<String>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    host_id: Option<i32>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    user_id: Option<i32>,
+    #[diesel(sql_type = Timestamp)]
+    created_at: NaiveDateTime,
+    #[diesel(sql_type = Timestamp)]
+    updated_at: NaiveDateTime,
+}
+
+impl From<EventRow> for LockEvent {
+    fn from(e: EventRow) -> Self {
+        LockEvent {
+            id: e.id,
+            event_type: e.event_type,
+            host_id: e.host_id,
+            user_id: e.user_id,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The statement that counts a lock's events ($1 = lock id).
+pub const COUNT_SQL: &str = "SELECT count(*) AS n FROM dlmlock_events WHERE dlmlock_id = $1";
+
+/// A page of a lock's events ($1 = lock id, $2 = limit, $3 = offset), by the plugin's index on
+/// `dlmlock_id`.
+pub const PAGE_OLDEST_FIRST_SQL: &str = "SELECT id, event_type, host_id, user_id, created_at, \
+     updated_at FROM dlmlock_events WHERE dlmlock_id = $1 ORDER BY id ASC LIMIT $2 OFFSET $3";
+pub const PAGE_NEWEST_FIRST_SQL: &str = "SELECT id, event_type, host_id, user_id, created_at, \
+     updated_at FROM dlmlock_events WHERE dlmlock_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3";
+
+/// A page of a lock's events and their number; `limit = None` means all.
+pub async fn page(
+    conn: &mut Conn,
+    lock_id: i32,
+    newest_first: bool,
+    limit: Option<i64>,
+    offset: i64,
+) -> Result<Page<LockEvent>, StorageError> {
+    let total: Count = sql(COUNT_SQL).bind(lock_id).get_result(conn).await?;
+    let text = if newest_first {
+        PAGE_NEWEST_FIRST_SQL
+    } else {
+        PAGE_OLDEST_FIRST_SQL
+    };
+    let rows: Vec<EventRow> = sql(text)
+        .bind(lock_id)
+        .bind(limit)
+        .bind(offset)
+        .load(conn)
+        .await?;
+    Ok(Page {
+        total: total.n,
+        items: rows.into_iter().map(LockEvent::from).collect(),
+    })
+}
+
+/// The statement that deletes one batch of old events ($1 = days, $2 = batch size).
+pub const EXPIRE_SQL: &str = include_str!("sql/expire_events.sql");
+
+/// Deletes up to `batch` events created before `days` days ago; returns how many it deleted.
+/// Small batches keep each transaction (and its row locks) short on a busy table.
+pub async fn expire(conn: &mut Conn, days: u32, batch: i64) -> Result<usize, StorageError> {
+    sql(EXPIRE_SQL)
+        .bind(i32::try_from(days).unwrap_or(i32::MAX))
+        .bind(batch)
+        .execute(conn)
+        .await
+        .map_err(StorageError::from)
+}
