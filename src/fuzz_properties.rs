@@ -30,14 +30,20 @@ proptest! {
     }
 
     #[test]
-    fn certificate_header_bytes_around_a_real_pem_never_panic(prefix in ".{0,40}", suffix in ".{0,40}", cut in 0usize..1200) {
+    fn certificate_header_bytes_around_a_real_pem_never_panic(
+        prefix in ".{0,40}",
+        suffix in ".{0,40}",
+        cut in 0usize..1200,
+    ) {
         let pem = issued_pem();
         let cut = cut.min(pem.len());
         let _ = decode_forwarded_pem(&format!("{prefix}{}{suffix}", &pem[..cut]));
     }
 
     #[test]
-    fn any_whitespace_mangling_of_a_pem_decodes_to_the_same_certificate(separator in "[ \t\r\n]{1,3}") {
+    fn any_whitespace_mangling_of_a_pem_decodes_to_the_same_certificate(
+        separator in "[ \t\r\n]{1,3}",
+    ) {
         let pem = issued_pem();
         let mangled = pem.trim_end().replace('\n', &separator);
         let decoded = decode_forwarded_pem(&mangled).expect("decodes").expect("present");
@@ -60,7 +66,9 @@ proptest! {
     #[test]
     fn every_valid_name_survives_url_encoding(name in "[^/\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}]{1,60}") {
         prop_assume!(name != "." && name != ".." && !name.trim().is_empty());
-        let encoded = percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC).to_string();
+        let encoded =
+            percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
         let parsed = LockRef::parse(&encoded).expect("valid name");
         prop_assert_eq!(parsed.as_str(), name.as_str());
     }
@@ -72,8 +80,12 @@ proptest! {
     }
 
     #[test]
-    fn basic_credentials_parsing_never_panics(header in any::<String>(), bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+    fn basic_credentials_parsing_never_panics(
+        header in any::<String>(),
+        bytes in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
         let _ = BasicCredentials::from_header(&header);
-        let _ = BasicCredentials::from_header(&format!("Basic {}", openssl::base64::encode_block(&bytes)));
+        let encoded = openssl::base64::encode_block(&bytes);
+        let _ = BasicCredentials::from_header(&format!("Basic {encoded}"));
     }
 }

@@ -70,22 +70,13 @@ fn prepare(args: &DemoArgs) -> Result<Settings, String> {
         .iter()
         .map(|h| format!("('{h}', true, 'Host::Managed', now(), now())"))
         .collect();
-    conn.batch_execute(&format!(
-        "INSERT INTO hosts (name, managed, type, created_at, updated_at) VALUES {};
-         INSERT INTO parameters (name, value, reference_id, type, priority, key_type, created_at, updated_at)
-         SELECT 'can_acquire_update_locks', E'--- false\\n', id, 'HostParameter', 70, 'boolean', now(), now()
-           FROM hosts WHERE name = 'db1.example.com';",
-        hosts.join(", ")
-    ))
-    .map_err(|e| format!("cannot add the demo hosts: {e}"))?;
     let password_hash = bcrypt::hash(DEMO_ADMIN_PASSWORD, 4).map_err(|e| e.to_string())?;
-    conn.batch_execute(&format!(
-        "INSERT INTO users (login, lower_login, firstname, lastname, admin, auth_source_id, password_hash, \
-         password_salt, created_at, updated_at) \
-         VALUES ('admin', 'admin', 'Demo', 'Admin', true, 1, '{password_hash}', '{}', now(), now())",
-        &password_hash[..29]
-    ))
-    .map_err(|e| format!("cannot add the demo admin: {e}"))?;
+    let data = include_str!("../demo/demo_data.sql")
+        .replace("{hosts}", &hosts.join(", "))
+        .replace("{password_salt}", &password_hash[..29])
+        .replace("{password_hash}", &password_hash);
+    conn.batch_execute(&data)
+        .map_err(|e| format!("cannot add the demo's hosts and admin: {e}"))?;
     migrations::run_pending(&database_url).map_err(|e| e.to_string())?;
 
     let ca_file = write_certificates(&args.cert_dir)
@@ -130,29 +121,18 @@ fn write_certificates(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>>
 }
 
 fn print_instructions(args: &DemoArgs) {
-    let dir = args.cert_dir.display();
+    let dir = args.cert_dir.display().to_string();
     let base = format!("http://{}/api/dlmlocks", args.listen);
     let cert = |host: &str| format!("-H \"SSL-CLIENT-CERT: $(tr '\\n' ' ' < {dir}/{host}.pem)\"");
-    println!(
-        "\nforeman-dlm demo: database {db}, certificates in {dir}.\n\
-         Requests from 127.0.0.1 count as coming from Foreman's Apache, which forwards the client\n\
-         certificate in the SSL-CLIENT-CERT header (newlines as spaces). Try, in another shell:\n\n\
-         \x20 curl -s -X PUT {web1} {base}/cluster-a/lock      # web1 takes the lock: 200\n\
-         \x20 curl -s -X PUT {web2} {base}/cluster-a/lock      # web2 must wait: 412\n\
-         \x20 curl -s {web2} {base}/cluster-a/lock             # who holds it\n\
-         \x20 curl -s -X DELETE {web1} {base}/cluster-a/lock   # web1 gives it back: 200\n\
-         \x20 curl -s -X PUT {db1} {base}/cluster-a/lock       # db1 is opted out: 412\n\
-         \x20 curl -s -X PUT {base}/cluster-a/lock             # no certificate: 401\n\n\
-         The admin API, as the demo's Foreman admin (admin / {DEMO_ADMIN_PASSWORD}):\n\n\
-         \x20 curl -s -u admin:{DEMO_ADMIN_PASSWORD} '{base}?search=locked+%3D+true'\n\
-         \x20 curl -s -u admin:{DEMO_ADMIN_PASSWORD} -X PUT -H 'Content-Type: application/json' \\\n\
-         \x20      -d '{{\"dlmlock\": {{\"host_id\": null}}}}' {base}/cluster-a   # force release\n\
-         \x20 curl -s -u admin:{DEMO_ADMIN_PASSWORD} {base}/cluster-a/dlmlock_events\n",
-        db = args.database,
-        web1 = cert("web1.example.com"),
-        web2 = cert("web2.example.com"),
-        db1 = cert("db1.example.com"),
-    );
+    let text = include_str!("../demo/instructions.txt")
+        .replace("{db}", &args.database)
+        .replace("{dir}", &dir)
+        .replace("{base}", &base)
+        .replace("{web1}", &cert("web1.example.com"))
+        .replace("{web2}", &cert("web2.example.com"))
+        .replace("{db1}", &cert("db1.example.com"))
+        .replace("{password}", DEMO_ADMIN_PASSWORD);
+    println!("{text}");
 }
 
 #[cfg(test)]

@@ -85,19 +85,17 @@ fn forwarded_for(req: &HttpRequest) -> Option<IpAddr> {
 impl Credentials {
     /// The client certificate's credential; a certificate not verified recently is verified on
     /// the blocking pool, not on this HTTP worker.
-    pub async fn certificate(&mut self, state: &AppState) -> Credential {
+    pub async fn certificate(&mut self, state: &AppState) -> Result<Credential, ApiError> {
         match self.presented.take() {
-            None => Credential::Missing {
+            None => Ok(Credential::Missing {
                 reason: "no client certificate".into(),
-            },
-            Some(Presented::Decided(credential)) => credential,
+            }),
+            Some(Presented::Decided(credential)) => Ok(credential),
             Some(Presented::Unverified { key, cert }) => {
                 let authenticator = state.services.certificates.clone();
                 web::block(move || authenticator.verify(key, &cert))
                     .await
-                    .unwrap_or_else(|_| Credential::Missing {
-                        reason: "certificate verification did not finish".into(),
-                    })
+                    .map_err(|_| ApiError::Internal("certificate verification panicked".into()))
             }
         }
     }

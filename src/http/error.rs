@@ -14,6 +14,11 @@ use crate::locks::{InvalidLockName, LockError};
 
 const UNAVAILABLE: &str =
     "The lock service cannot reach its database right now; please retry later.";
+const ACCOUNT_DISABLED: &str = "User account is disabled, please contact your administrator";
+const PRECONDITION_FAILED: &str =
+    "Precondition failed. Lock is in invalid state for this operation.";
+const NEEDS_JSON: &str = "'Content-Type: application/json' header is required";
+const BUSY: &str = "The service is busy checking logins; please retry shortly.";
 
 /// Foreman's `resource_name` for this controller, used in its 404 message.
 const RESOURCE_NAME: &str = "dlmlock";
@@ -100,10 +105,11 @@ impl ApiError {
                 "Unable to authenticate user {}",
                 login.as_deref().unwrap_or("")
             )),
-            ApiError::AccountDisabled => message("User account is disabled, please contact your administrator"),
+            ApiError::AccountDisabled => message(ACCOUNT_DISABLED),
             ApiError::ExternalAuthSource { login, source } => message(format!(
-                "Unable to authenticate user {login}: the account authenticates with {source}, which \
-                 foreman-dlm cannot verify; use an account with Foreman's internal authentication"
+                "Unable to authenticate user {login}: the account authenticates with {source}, \
+                 which foreman-dlm cannot verify; use an account with Foreman's internal \
+                 authentication"
             )),
             ApiError::Forbidden {
                 missing_permission,
@@ -117,20 +123,26 @@ impl ApiError {
                 }
                 json!({ "error": error })
             }
-            ApiError::NotFound { id } => message(format!("Resource {RESOURCE_NAME} not found by id '{id}'")),
-            ApiError::PreconditionFailed { lock_id } => json!({"error": {
-                "id": lock_id,
-                "message": "Precondition failed. Lock is in invalid state for this operation."
-            }}),
+            ApiError::NotFound { id } => {
+                message(format!("Resource {RESOURCE_NAME} not found by id '{id}'"))
+            }
+            ApiError::PreconditionFailed { lock_id } => {
+                json!({"error": {"id": lock_id, "message": PRECONDITION_FAILED}})
+            }
             ApiError::Unprocessable { id, errors } => {
                 let mut by_field = Map::new();
                 for (field, text) in errors {
-                    let list = by_field.entry(field.to_string()).or_insert_with(|| json!([]));
+                    let list = by_field
+                        .entry(field.to_string())
+                        .or_insert_with(|| json!([]));
                     if let Value::Array(list) = list {
                         list.push(json!(text));
                     }
                 }
-                let full: Vec<String> = errors.iter().map(|(f, t)| format!("{} {t}", humanize(f))).collect();
+                let full: Vec<String> = errors
+                    .iter()
+                    .map(|(f, t)| format!("{} {t}", humanize(f)))
+                    .collect();
                 json!({"error": {"id": id, "errors": by_field, "full_messages": full}})
             }
             ApiError::BadRequest(text) => message(text.clone()),
@@ -138,7 +150,7 @@ impl ApiError {
                 "status": 400,
                 "error": format!("There was a problem in the JSON you submitted: {text}")
             }),
-            ApiError::UnsupportedMediaType => message("'Content-Type: application/json' header is required"),
+            ApiError::UnsupportedMediaType => message(NEEDS_JSON),
             ApiError::PayloadTooLarge => message("Request body too large"),
             ApiError::RequestTimeout => message("The request body did not arrive in time"),
             ApiError::RouteNotFound => message("Route not found"),
@@ -148,7 +160,7 @@ impl ApiError {
             } => message(format!(
                 "Too many failed logins, please try again in {retry_after_seconds} seconds."
             )),
-            ApiError::Busy => message("The service is busy checking logins; please retry shortly."),
+            ApiError::Busy => message(BUSY),
             ApiError::Unavailable(_) => message(UNAVAILABLE),
             ApiError::Internal(_) => message("Internal server error"),
             ApiError::Framework(status) => message(
@@ -338,7 +350,7 @@ mod tests {
         let (_, body) = body_of(ApiError::PreconditionFailed { lock_id: 7 });
         assert_eq!(
             body,
-            json!({"error": {"id": 7, "message": "Precondition failed. Lock is in invalid state for this operation."}})
+            json!({"error": {"id": 7, "message": PRECONDITION_FAILED}})
         );
         let (_, body) = body_of(ApiError::NotFound { id: "db".into() });
         assert_eq!(
@@ -371,9 +383,14 @@ mod tests {
         });
         assert_eq!(
             body,
-            json!({"error": {"id": null,
-                             "errors": {"name": ["has already been taken"], "host_id": ["does not match any host"]},
-                             "full_messages": ["Name has already been taken", "Host does not match any host"]}})
+            json!({"error": {
+                "id": null,
+                "errors": {
+                    "name": ["has already been taken"],
+                    "host_id": ["does not match any host"]
+                },
+                "full_messages": ["Name has already been taken", "Host does not match any host"]
+            }})
         );
     }
 }

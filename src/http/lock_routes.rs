@@ -89,7 +89,7 @@ async fn handle(
     refuse_body(&req)?;
     let lock = lock_ref(&req)?;
     let locks = &state.services.locks;
-    let unknown_subject = match credentials.certificate(&state).await {
+    let unknown_subject = match credentials.certificate(&state).await? {
         Credential::Verified(certificate) => {
             let answer = match action {
                 Action::Show => locks.show_for_host(&certificate, &lock).await,

@@ -1,9 +1,13 @@
 //! What every request goes through before and after its handler.
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::ResponseError;
+use futures_util::FutureExt;
 
 use super::error::ApiError;
 
@@ -44,6 +48,20 @@ pub fn squeeze_slashes(req: &mut ServiceRequest) {
     }
 }
 
+/// A handler that panics is a bug, not an outage: its request is answered with the generic 500
+/// (the panic itself is printed by the panic hook, the 500 logged), and the worker goes on.
+pub async fn answer_panics<B, F>(response: F) -> ServiceResult<B>
+where
+    F: Future<Output = ServiceResult<B>>,
+{
+    match AssertUnwindSafe(response).catch_unwind().await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(ApiError::Internal("a request handler panicked".into()).into()),
+    }
+}
+
+type ServiceResult<B> = Result<ServiceResponse<B>, actix_web::Error>;
+
 /// Any error response the framework made itself inside the application (an extractor, a
 /// payload error) gets the API's JSON envelope: deployed clients call `.json()` on every answer.
 /// Errors answered before a request reaches the application (a malformed request line, headers
@@ -69,7 +87,48 @@ pub fn json_errors<B: 'static>() -> ErrorHandlers<B> {
 
 #[cfg(test)]
 mod tests {
-    use super::squeezed_path;
+    use super::*;
+    use actix_web::dev::Service;
+    use actix_web::test as actix_test;
+    use actix_web::{web, App, HttpResponse};
+
+    #[actix_web::test]
+    async fn a_panicking_handler_is_a_generic_500_and_the_service_goes_on() {
+        async fn boom() -> HttpResponse {
+            panic!("a bug in a handler")
+        }
+        async fn fine() -> HttpResponse {
+            HttpResponse::Ok().finish()
+        }
+        let app = actix_test::init_service(
+            App::new()
+                .wrap_fn(|req, srv| answer_panics(srv.call(req)))
+                .route("/boom", web::get().to(boom))
+                .route("/fine", web::get().to(fine)),
+        )
+        .await;
+        let boom = actix_test::TestRequest::get().uri("/boom").to_request();
+        // The dispatcher turns a service error into its response, as here.
+        let error = match actix_test::try_call_service(&app, boom).await {
+            Err(error) => error,
+            Ok(_) => panic!("a panic must not answer normally"),
+        };
+        let response = error.error_response();
+        assert_eq!(response.status(), 500);
+        let body = actix_web::body::to_bytes(response.into_body())
+            .await
+            .expect("body");
+        assert_eq!(
+            body.as_ref(),
+            br#"{"error":{"message":"Internal server error"}}"#
+        );
+        let response = actix_test::call_service(
+            &app,
+            actix_test::TestRequest::get().uri("/fine").to_request(),
+        )
+        .await;
+        assert_eq!(response.status(), 200);
+    }
 
     #[test]
     fn slashes_are_squeezed_like_rails() {

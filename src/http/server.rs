@@ -12,7 +12,7 @@ use actix_web::{web, App, HttpServer};
 use super::routes::{query_config, route_not_found, routes};
 use super::tls::{self, ConnectionLimit};
 use super::{middleware, AppState};
-use crate::identity::trust::Reload;
+use crate::identity::trust_store::Reload;
 use crate::identity::ClientCertAuthenticator;
 use crate::services::Services;
 use crate::settings::{FileMode, ListenAddr, Settings};
@@ -74,6 +74,7 @@ pub fn start(settings: &Settings, services: Services) -> Result<(Server, Listeni
                 middleware::squeeze_slashes(&mut req);
                 srv.call(req)
             })
+            .wrap_fn(|req, srv| middleware::answer_panics(srv.call(req)))
             .configure(routes)
             .default_service(web::to(route_not_found))
     })

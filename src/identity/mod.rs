@@ -11,6 +11,7 @@ pub mod hashing;
 pub mod login_limits;
 pub mod passwords;
 pub mod trust;
+pub mod trust_store;
 pub mod users;
 
 use std::collections::HashMap;
@@ -24,7 +25,8 @@ use openssl::x509::{X509Ref, X509};
 
 use crate::settings::ClientCertSettings;
 use certificate::{common_name, common_name_from_dn, decode_forwarded_pem};
-use trust::{Reload, TrustFileError, TrustFiles, TrustStore};
+use trust::{TrustFileError, TrustFiles};
+use trust_store::{Reload, TrustStore};
 
 /// Which kind of host a CA vouches for, and so how a certificate's subject names a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

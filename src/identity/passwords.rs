@@ -233,7 +233,10 @@ mod tests {
         assert_eq!(
             candidates,
             [
-                "$pbkdf2sha1$1000$92cfceb39d57d914ed8b14d0e37643de0797ae56$tSUeMhQ5vLdEV5tLNFgmGaM6MD1hxQeLqveA2yx/uc+LIIdhffdP",
+                concat!(
+                    "$pbkdf2sha1$1000$92cfceb39d57d914ed8b14d0e37643de0797ae56$",
+                    "tSUeMhQ5vLdEV5tLNFgmGaM6MD1hxQeLqveA2yx/uc+LIIdhffdP"
+                ),
                 "$2a$04$92cfceb39d57d914ed8b1u5HvMyoLT88Nj2Q/z72/HzK3hrvpJV.C",
                 "e05029243ebceba72febcc362f746fc4c0ef7370",
             ]

@@ -42,7 +42,8 @@ impl LockName {
         }
         if name.chars().any(is_invisible) {
             return refuse(
-                "Lock name must not contain invisible formatting characters (such as bidi overrides or zero-width spaces)",
+                "Lock name must not contain invisible formatting characters (such as bidi \
+                 overrides or zero-width spaces)",
             );
         }
         if name.chars().count() > MAX_NAME_CHARS {

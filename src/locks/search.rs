@@ -244,7 +244,8 @@ pub fn parse_order(order: &str) -> Result<(SortField, bool), QueryError> {
         Some("updated_at") => SortField::UpdatedAt,
         Some(other) => {
             return Err(QueryError(format!(
-                "cannot order by '{other}'; use id, name, type, enabled, host, created_at or updated_at"
+                "cannot order by '{other}'; use id, name, type, enabled, host, created_at or \
+                 updated_at"
             )))
         }
     };

@@ -164,7 +164,9 @@ mod tests {
         let path = dir.path().join("database.yml");
         std::fs::write(
             &path,
-            "development:\n  adapter: sqlite3\nproduction:\n  adapter: postgresql\n  host: localhost\n  port: 5432\n  database: foreman\n  username: foreman\n  password: \"it's s3cret\"\n  pool: 5\n",
+            "development:\n  adapter: sqlite3\nproduction:\n  adapter: postgresql\n  \
+             host: localhost\n  port: 5432\n  database: foreman\n  username: foreman\n  \
+             password: \"it's s3cret\"\n  pool: 5\n",
         )
         .expect("write");
         assert_eq!(

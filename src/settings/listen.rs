@@ -25,7 +25,8 @@ impl FromStr for ListenAddr {
             let path = PathBuf::from(path);
             if !path.is_absolute() {
                 return Err(format!(
-                    "{text:?} is not a Unix socket path such as unix:/run/foreman-dlm/http.sock (it must be absolute)"
+                    "{text:?} is not a Unix socket path such as unix:/run/foreman-dlm/http.sock \
+                     (it must be absolute)"
                 ));
             }
             return Ok(ListenAddr::Unix(path));

@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod connect;
+mod conninfo;
 pub mod foreman_settings;
 pub mod locks;
 pub mod migrations;

@@ -127,7 +127,8 @@ impl HostRequests {
 /// The bytes of one request as Apache would forward it.
 pub(crate) fn request(method: &str, path: &str, cert: &str) -> Vec<u8> {
     format!(
-        "{method} {path} HTTP/1.1\r\nHost: foreman.example.com\r\nSSL-CLIENT-CERT: {cert}\r\nContent-Length: 0\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: foreman.example.com\r\nSSL-CLIENT-CERT: {cert}\r\n\
+         Content-Length: 0\r\n\r\n"
     )
     .into_bytes()
 }

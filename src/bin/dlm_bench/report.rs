@@ -136,7 +136,8 @@ impl<'a> Report<'a> {
         let (args, m) = (self.args, &self.measured);
         println!();
         println!(
-            "foreman-dlm fleet benchmark: {} hosts in the database, {}s per scenario, {} clients (pool {})",
+            "foreman-dlm fleet benchmark: {} hosts in the database, {}s per scenario, {} clients \
+             (pool {})",
             args.hosts, args.seconds, args.concurrency, args.pool_size
         );
         println!(
@@ -224,7 +225,8 @@ impl<'a> Report<'a> {
             "pgbench_tps": round(self.pgbench_tps()),
             "ratio": round(median(&self.round_ratios())),
             "ratio_rounds": self.round_ratios().iter().map(|r| round(*r)).collect::<Vec<_>>(),
-            "baseline_cycles_per_s": m.baseline_cycles.iter().map(|c| round(*c)).collect::<Vec<_>>(),
+            "baseline_cycles_per_s":
+                m.baseline_cycles.iter().map(|c| round(*c)).collect::<Vec<_>>(),
             "speedup_over_baseline": self.speedup().map(round),
             "double_holders": self.double_holders,
             "cycles_per_s": round(self.cycles_per_second()),

@@ -55,7 +55,8 @@ impl BenchDatabase {
              INSERT INTO dlm_facets (host_id, last_checkin_at, created_at, updated_at)
                SELECT id, now(), now(), now() FROM hosts;
              INSERT INTO dlmlocks (name, type, enabled, created_at, updated_at)
-               SELECT 'own-' || lpad(i::text, 6, '0'), 'ForemanDlm::Dlmlock::Update', true, now(), now()
+               SELECT 'own-' || lpad(i::text, 6, '0'), 'ForemanDlm::Dlmlock::Update', true,
+                      now(), now()
                  FROM generate_series(1, {own}) i;
              INSERT INTO dlmlocks (name, type, enabled, created_at, updated_at)
                SELECT 'cluster-' || lpad(i::text, 4, '0'), 'ForemanDlm::Dlmlock::Update', true,
