@@ -65,7 +65,7 @@ type ServiceResult<B> = Result<ServiceResponse<B>, actix_web::Error>;
 /// Any error response the framework made itself inside the application (an extractor, a
 /// payload error) gets the API's JSON envelope: deployed clients call `.json()` on every answer.
 /// Errors answered before a request reaches the application (a malformed request line, headers
-/// over 32 KiB) stay actix's own, bodiless responses.
+/// over 128 KiB) stay actix's own, bodiless responses.
 pub fn json_errors<B: 'static>() -> ErrorHandlers<B> {
     ErrorHandlers::new().default_handler(|response: ServiceResponse<B>| {
         let is_json = response
@@ -128,6 +128,39 @@ mod tests {
         )
         .await;
         assert_eq!(response.status(), 200);
+    }
+
+    #[actix_web::test]
+    async fn plain_error_responses_become_the_json_envelope() {
+        async fn plain() -> HttpResponse {
+            HttpResponse::BadRequest().body("plain text from somewhere")
+        }
+        async fn ours() -> Result<HttpResponse, ApiError> {
+            Err(ApiError::NotFound { id: "x".into() })
+        }
+        let app = actix_test::init_service(
+            App::new()
+                .wrap(json_errors())
+                .route("/plain", web::get().to(plain))
+                .route("/ours", web::get().to(ours)),
+        )
+        .await;
+        let plain = actix_test::TestRequest::get().uri("/plain").to_request();
+        let response = actix_test::call_service(&app, plain).await;
+        assert_eq!(response.status(), 400);
+        let body: serde_json::Value = actix_test::read_body_json(response).await;
+        assert_eq!(
+            body,
+            serde_json::json!({"error": {"message": "Bad Request"}})
+        );
+        let ours = actix_test::TestRequest::get().uri("/ours").to_request();
+        let body: serde_json::Value =
+            actix_test::read_body_json(actix_test::call_service(&app, ours).await).await;
+        assert_eq!(
+            body,
+            serde_json::json!({"error": {"message": "Resource dlmlock not found by id 'x'"}}),
+            "our own JSON is kept as it is"
+        );
     }
 
     #[test]

@@ -62,7 +62,24 @@ impl HashingPool {
     }
 }
 
+/// Hashing yields the CPU to everything else in the process: with fewer cores than busy threads,
+/// a lock request then waits for no hash.
+const HASHING_NICENESS: i32 = 10;
+
+fn lower_priority() {
+    // SAFETY: setpriority only reads its integer arguments; on Linux, PRIO_PROCESS with a thread
+    // id sets that one thread's nice value. A failure just leaves the priority as it was.
+    let outcome = unsafe {
+        let thread = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, thread as libc::id_t, HASHING_NICENESS)
+    };
+    if outcome != 0 {
+        log::debug!("hashing threads keep the normal CPU priority");
+    }
+}
+
 fn work(receiver: &Mutex<Receiver<Job>>) {
+    lower_priority();
     loop {
         let job = match receiver.lock() {
             Ok(guard) => guard.recv(),

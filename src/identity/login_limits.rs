@@ -11,7 +11,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DashMapStateStore;
+use governor::{Quota, RateLimiter};
 
 /// Logins are case-insensitive in Foreman; a login longer than this is cut for its key, so that
 /// hostile logins cannot grow the tables without bound.
@@ -23,9 +25,11 @@ enum Key {
     Login(String),
 }
 
+type Buckets<K> = RateLimiter<K, DashMapStateStore<K>, DefaultClock, StateInformationMiddleware>;
+
 pub struct LoginLimits {
-    by_address: DefaultKeyedRateLimiter<IpAddr>,
-    by_login: DefaultKeyedRateLimiter<String>,
+    by_address: Buckets<IpAddr>,
+    by_login: Buckets<String>,
     blocked: Mutex<HashMap<Key, Instant>>,
     clock: DefaultClock,
 }
@@ -34,8 +38,10 @@ impl LoginLimits {
     pub fn new(per_address_per_minute: u32, per_login_per_minute: u32) -> LoginLimits {
         let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
         LoginLimits {
-            by_address: RateLimiter::dashmap(quota(per_address_per_minute)),
-            by_login: RateLimiter::dashmap(quota(per_login_per_minute)),
+            by_address: RateLimiter::dashmap(quota(per_address_per_minute))
+                .with_middleware::<StateInformationMiddleware>(),
+            by_login: RateLimiter::dashmap(quota(per_login_per_minute))
+                .with_middleware::<StateInformationMiddleware>(),
             blocked: Mutex::new(HashMap::new()),
             clock: DefaultClock::default(),
         }
@@ -60,7 +66,8 @@ impl LoginLimits {
         }
     }
 
-    /// After a login failed: spends a cell of each bucket, and blocks what ran out.
+    /// After a login failed: spends a cell of each bucket, and blocks what ran out, until its
+    /// next cell comes back.
     pub fn record_failure(&self, address: Option<IpAddr>, login: &str) {
         let mut newly_blocked = Vec::new();
         for key in keys(address, login) {
@@ -68,8 +75,14 @@ impl LoginLimits {
                 Key::Address(ip) => self.by_address.check_key(ip),
                 Key::Login(name) => self.by_login.check_key(name),
             };
-            if let Err(not_until) = outcome {
-                let wait = not_until.wait_time_from(self.clock.now());
+            let wait = match outcome {
+                Ok(state) if state.remaining_burst_capacity() == 0 => {
+                    Some(state.quota().replenish_interval())
+                }
+                Ok(_) => None,
+                Err(not_until) => Some(not_until.wait_time_from(self.clock.now())),
+            };
+            if let Some(wait) = wait {
                 newly_blocked.push((key, Instant::now() + wait));
             }
         }
@@ -104,35 +117,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blocks_after_the_burst_per_address_and_per_login() {
+    fn blocks_once_the_burst_is_spent_per_address_and_per_login() {
         let limits = LoginLimits::new(3, 2);
         let a: IpAddr = "192.0.2.1".parse().expect("ip");
         let b: IpAddr = "192.0.2.2".parse().expect("ip");
         assert!(limits.check(Some(a), "admin").is_ok());
         limits.record_failure(Some(a), "admin");
+        assert!(limits.check(Some(b), "ADMIN").is_ok(), "one failure of two");
         limits.record_failure(Some(a), "Admin");
-        assert!(
-            limits.check(Some(b), "ADMIN").is_ok(),
-            "two failures are allowed"
-        );
-        limits.record_failure(Some(b), "admin");
         let wait = limits
             .check(Some(b), "admin")
-            .expect_err("the login is blocked");
+            .expect_err("the login is blocked, from any address");
         assert!(
             wait >= Duration::from_secs(1) && wait <= Duration::from_secs(60),
             "{wait:?}"
         );
         assert!(limits.check(Some(b), "someone-else").is_ok());
+        assert!(limits.check(Some(a), "y").is_ok(), "two failures of three");
         limits.record_failure(Some(a), "x");
         assert!(
-            limits.check(Some(a), "y").is_ok(),
-            "three failures are allowed"
-        );
-        limits.record_failure(Some(a), "z");
-        assert!(
             limits.check(Some(a), "y").is_err(),
-            "a fourth failure from one address blocks it"
+            "the third failure from one address blocks it"
         );
     }
 }

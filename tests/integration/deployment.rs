@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
-use crate::common::apache::{self, Apache};
+use crate::common::apache::{self, Apache, Backend, Vhost};
 use crate::common::{curl, pki, Server, ServerOptions, TestDb};
 
 const KATELLO_SCHEMA_SQL: &str = include_str!("../fixtures/katello_schema.sql");
@@ -39,6 +39,11 @@ fn client_args(label: &str, cert: &foreman_dlm::demo::pki::Issued) -> Vec<String
 
 impl Site {
     fn new() -> Site {
+        Self::listening(None)
+    }
+
+    /// `unix_socket`: the service listens there for Apache (the packaged default), not on TCP.
+    fn listening(unix_socket: Option<PathBuf>) -> Site {
         let db = TestDb::new();
         db.exec(KATELLO_SCHEMA_SQL);
         let web1 = db.add_host("web1.example.com");
@@ -53,8 +58,9 @@ impl Site {
         options.ca_files = vec![pki.ca_file.clone()];
         options.katello_ca_files = vec![pki.katello_ca_file.clone()];
         options.crl_files = vec![pki.crl_file.clone()];
-        options.trusted_proxies = vec!["127.0.0.1/32".into()];
+        options.trusted_proxies = Some(vec!["127.0.0.1/32".into()]);
         options.tls = true;
+        options.unix_socket = unix_socket;
         let server = Server::spawn(&options);
         let clients = Clients {
             web1: client_args("web1", &pki.host("web1.example.com")),
@@ -250,6 +256,31 @@ async fn through_apache_like_foremans_vhost() {
     print_cases("through Apache", &seen);
     assert!(
         !apache.error_log().contains("AH01144"),
+        "no proxy errors: {}",
+        apache.error_log()
+    );
+}
+
+/// The packaged default: Apache reaches the service over its Unix socket
+/// (`ProxyPass … unix:/run/foreman-dlm/http.sock|http://localhost/…`).
+#[actix_web::test]
+async fn through_apache_over_the_unix_socket() {
+    if !apache::available() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let socket = dir.path().join("http.sock");
+    let site = Site::listening(Some(socket.clone()));
+    let apache = Apache::start_with(Backend::Unix(socket), Vhost::Current);
+    let base = |path: &str| apache.url(path);
+
+    let seen = lock_cycle_cases(&site, &base, true);
+
+    print_cases("through Apache over the Unix socket", &seen);
+    assert!(
+        !apache.error_log().contains("AH01144") && !apache.error_log().contains("AH02454"),
         "no proxy errors: {}",
         apache.error_log()
     );

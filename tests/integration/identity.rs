@@ -197,7 +197,7 @@ async fn headers_from_an_untrusted_peer_are_ignored() {
     let db = TestDb::new();
     let mut options = ServerOptions::for_db(&db);
     // The test client connects from 127.0.0.1, which is now not a proxy.
-    options.trusted_proxies = vec!["192.0.2.10/32".into()];
+    options.trusted_proxies = Some(vec!["192.0.2.10/32".into()]);
     options.trust_proxy_verification = true;
     let server = Server::spawn(&options);
     let web1 = db.add_host("web1.example.com");

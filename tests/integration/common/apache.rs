@@ -33,18 +33,61 @@ pub struct Apache {
     dir: tempfile::TempDir,
 }
 
+/// Where Apache sends the lock API.
+pub enum Backend {
+    Tcp(SocketAddr),
+    /// foreman-dlm's Unix socket, the packaged default.
+    Unix(PathBuf),
+}
+
+impl Backend {
+    fn define(&self) -> String {
+        match self {
+            Backend::Tcp(addr) => format!("http://{addr}"),
+            Backend::Unix(path) => format!("unix:{}|http://localhost", path.display()),
+        }
+    }
+}
+
+/// How the vhost forwards mod_ssl's values: puppet-foreman 26.2 and later use dashed header
+/// names; older installers used underscores and passed a client's own dashed headers through.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Vhost {
+    Current,
+    BeforeInstaller26_2,
+}
+
 impl Apache {
+    /// Starts Apache on a free loopback port, proxying the lock API to `backend`, with a vhost
+    /// like today's Foreman installer writes.
+    pub fn start(backend: SocketAddr) -> Apache {
+        Self::start_with(Backend::Tcp(backend), Vhost::Current)
+    }
+
     /// Starts Apache on a free loopback port, proxying the lock API to `backend`. It trusts
     /// Foreman's CA and Katello's CA for client certificates, and has no CRL (as on a Katello
     /// server), so revocation is foreman-dlm's to check.
-    pub fn start(backend: SocketAddr) -> Apache {
+    pub fn start_with(backend: Backend, vhost: Vhost) -> Apache {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let pki = pki::shared();
-        let contrib = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/contrib/apache/foreman-dlm.conf"
-        );
+        // FOREMAN_DLM_TEST_APACHE_INCLUDE: another version of the include, e.g. an older
+        // release's, to show what a regression test defends against.
+        let contrib = std::env::var("FOREMAN_DLM_TEST_APACHE_INCLUDE").unwrap_or_else(|_| {
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/contrib/apache/foreman-dlm.conf"
+            )
+            .to_string()
+        });
+        let include_text = std::fs::read_to_string(&contrib).unwrap_or_default();
+        // Releases before the Unix socket defined the backend as a bare address:port.
+        let backend_define = match &backend {
+            Backend::Tcp(addr) if include_text.contains("http://${FOREMAN_DLM_BACKEND}") => {
+                addr.to_string()
+            }
+            other => other.define(),
+        };
         let run_as = if is_root() {
             "User www-data\nGroup www-data\n"
         } else {
@@ -66,7 +109,7 @@ LoadModule socache_shmcb_module {MODULES}/mod_socache_shmcb.so
 LoadModule ssl_module {MODULES}/mod_ssl.so
 Listen 127.0.0.1:{port}
 SSLSessionCache "shmcb:{dir}/ssl_scache(512000)"
-Define FOREMAN_DLM_BACKEND {backend}
+Define FOREMAN_DLM_BACKEND "{backend}"
 
 <VirtualHost 127.0.0.1:{port}>
     ServerName localhost
@@ -79,9 +122,9 @@ Define FOREMAN_DLM_BACKEND {backend}
     SSLOptions +StdEnvVars +ExportCertData
 
     RequestHeader set X-FORWARDED-PROTO "https"
-    RequestHeader set SSL-CLIENT-S-DN "%{{SSL_CLIENT_S_DN}}s"
-    RequestHeader set SSL-CLIENT-CERT "%{{SSL_CLIENT_CERT}}s"
-    RequestHeader set SSL-CLIENT-VERIFY "%{{SSL_CLIENT_VERIFY}}s"
+    RequestHeader set SSL{sep}CLIENT{sep}S{sep}DN "%{{SSL_CLIENT_S_DN}}s"
+    RequestHeader set SSL{sep}CLIENT{sep}CERT "%{{SSL_CLIENT_CERT}}s"
+    RequestHeader set SSL{sep}CLIENT{sep}VERIFY "%{{SSL_CLIENT_VERIFY}}s"
     RequestHeader unset REMOTE-USER
 
     # 05-foreman-ssl.d/*.conf
@@ -94,6 +137,8 @@ Define FOREMAN_DLM_BACKEND {backend}
 </VirtualHost>
 "#,
             dir = dir.path().display(),
+            backend = backend_define,
+            sep = if vhost == Vhost::Current { "-" } else { "_" },
             server_cert = pki.server_cert_file.display(),
             server_key = pki.server_key_file.display(),
             ca_bundle = pki.ca_bundle_file.display(),

@@ -12,6 +12,16 @@ pub struct Answer {
     pub body: Value,
     pub raw: String,
     pub content_type: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Sends a request as Foreman's Apache would forward it: `headers` are the SSL-CLIENT-* headers.
@@ -55,6 +65,11 @@ pub async fn send_json(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
     let bytes = response.body().limit(1 << 20).await.expect("response body");
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     Answer {
@@ -62,6 +77,7 @@ pub async fn send_json(
         body,
         raw: String::from_utf8_lossy(&bytes).into_owned(),
         content_type,
+        headers,
     }
 }
 

@@ -117,11 +117,24 @@ impl TestPki {
     }
 }
 
+impl TestPki {
+    /// Writes, over `target`, a CRL from Foreman's CA revoking exactly `revoke`: built beside it
+    /// and renamed into place, as Puppet's CA replaces its CRL.
+    pub fn write_crl(&self, target: &Path, revoke: &[&Issued]) {
+        let work = tempfile::tempdir().expect("tempdir");
+        let crl = make_crl(work.path(), &self.ca, revoke).expect("openssl ca -gencrl");
+        let staged = target.with_extension(format!("new-{}", unique()));
+        std::fs::copy(&crl, &staged).expect("stage the CRL");
+        std::fs::rename(&staged, target).expect("replace the CRL");
+    }
+}
+
 fn make_crl(
     dir: &Path,
     ca: &Authority,
     revoke: &[&Issued],
 ) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    std::fs::write(dir.join("ca.pem"), ca.cert.to_pem()?)?;
     std::fs::write(dir.join("ca.key"), ca.key.private_key_to_pem_pkcs8()?)?;
     std::fs::write(dir.join("index.txt"), "")?;
     std::fs::write(dir.join("crlnumber"), "01\n")?;

@@ -22,7 +22,8 @@ pub struct ServerOptions {
     /// CAs whose certificates name Katello consumers.
     pub katello_ca_files: Vec<PathBuf>,
     pub crl_files: Vec<PathBuf>,
-    pub trusted_proxies: Vec<String>,
+    /// `None`: the service's default (the loopback addresses 127.0.0.1 and ::1).
+    pub trusted_proxies: Option<Vec<String>>,
     pub trust_proxy_verification: bool,
     /// Also listen with TLS on a loopback port, with the test PKI's `localhost` certificate.
     pub tls: bool,
@@ -40,7 +41,7 @@ impl ServerOptions {
             ca_files: vec![pki::shared().ca_file.clone()],
             katello_ca_files: vec![],
             crl_files: vec![],
-            trusted_proxies: vec!["127.0.0.1/32".into(), "::1/128".into()],
+            trusted_proxies: None,
             trust_proxy_verification: false,
             tls: false,
             unix_socket: None,
@@ -61,21 +62,22 @@ impl ServerOptions {
             Some(path) => format!("unix:{}", path.display()),
             None => "127.0.0.1:0".to_string(),
         };
-        let proxies: Vec<String> = self
-            .trusted_proxies
-            .iter()
-            .map(|p| format!("{p:?}"))
-            .collect();
+        let proxies = match &self.trusted_proxies {
+            Some(proxies) => {
+                let quoted: Vec<String> = proxies.iter().map(|p| format!("{p:?}")).collect();
+                format!("trusted_proxies = [{}]\n", quoted.join(", "))
+            }
+            None => String::new(),
+        };
         let mut text = format!(
             "[database]\nurl = {:?}\nconnect_timeout_seconds = 2\n\n\
              [http]\nlisten = {listen:?}\nworkers = 2\n\n\
              [client_cert]\nca_files = {}\nkatello_ca_files = {}\ncrl_files = {}\n\
-             trusted_proxies = [{}]\ntrust_proxy_verification = {}\nreload_interval_seconds = 1\n\n",
+             {proxies}trust_proxy_verification = {}\nreload_interval_seconds = 1\n\n",
             self.database_url,
             list(&self.ca_files),
             list(&self.katello_ca_files),
             list(&self.crl_files),
-            proxies.join(", "),
             self.trust_proxy_verification,
         );
         if self.tls {
