@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod common;
 mod concurrency;
+mod database_tls;
 mod deployment;
 mod faults;
 mod floods;
