@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
 
 use super::{fail, run_server};
 use crate::demo::pki::{Authority, Validity};
 use crate::demo::FOREMAN_SCHEMA_SQL;
 use crate::settings::{ListenAddr, Secret, Settings};
+use crate::storage::blocking::BlockingConnection;
 use crate::storage::migrations;
 
 #[derive(clap::Args)]
@@ -47,13 +47,14 @@ fn prepare(args: &DemoArgs) -> Result<Settings, String> {
         return Err("--database may contain only a-z, 0-9 and _".into());
     }
     let database_url = sibling_database_url(&args.admin_url, &args.database)?;
-    let mut admin = PgConnection::establish(&args.admin_url).map_err(|e| {
-        format!(
-            "cannot connect to {}: {}",
-            args.admin_url,
-            e.to_string().trim()
-        )
-    })?;
+    let mut admin =
+        BlockingConnection::connect(&Secret::new(args.admin_url.as_str())).map_err(|e| {
+            format!(
+                "cannot connect to {}: {}",
+                args.admin_url,
+                e.to_string().trim()
+            )
+        })?;
     // Two statements: DROP/CREATE DATABASE refuse to run inside one implicit transaction.
     for statement in [
         format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", args.database),
@@ -63,7 +64,8 @@ fn prepare(args: &DemoArgs) -> Result<Settings, String> {
             .batch_execute(&statement)
             .map_err(|e| format!("cannot create the demo database: {e}"))?;
     }
-    let mut conn = PgConnection::establish(&database_url).map_err(|e| e.to_string())?;
+    let mut conn = BlockingConnection::connect(&Secret::new(database_url.as_str()))
+        .map_err(|e| e.to_string())?;
     conn.batch_execute(FOREMAN_SCHEMA_SQL)
         .map_err(|e| format!("cannot load the Foreman schema: {e}"))?;
     let hosts: Vec<String> = DEMO_HOSTS

@@ -93,7 +93,7 @@ impl Credentials {
             Some(Presented::Decided(credential)) => Ok(credential),
             Some(Presented::Unverified { key, cert }) => {
                 let authenticator = state.services.certificates.clone();
-                web::block(move || authenticator.verify(key, &cert))
+                web::block(move || authenticator.verify(key, cert))
                     .await
                     .map_err(|_| ApiError::Internal("certificate verification panicked".into()))
             }

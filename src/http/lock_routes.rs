@@ -122,7 +122,26 @@ async fn handle(
             None
         }
     };
-    let user = state.user(&credentials, unknown_subject).await?;
+    // Boxed: a user on these routes is rare, and its login's future would otherwise make every
+    // host request's future (allocated per request) as large as itself.
+    Box::pin(as_user(
+        &state,
+        &credentials,
+        unknown_subject,
+        action,
+        &lock,
+    ))
+    .await
+}
+
+async fn as_user(
+    state: &AppState,
+    credentials: &Credentials,
+    unknown_subject: Option<String>,
+    action: Action,
+    lock: &LockRef,
+) -> Result<HttpResponse, ApiError> {
+    let user = state.user(credentials, unknown_subject).await?;
     let needed = if action == Action::Show {
         Permission::ViewLocks
     } else {
@@ -135,5 +154,6 @@ async fn handle(
             details: NEEDS_HOST_CERTIFICATE.into(),
         });
     }
-    Ok(HttpResponse::Ok().json(LockBody::new(locks.show(&lock).await?, None)))
+    let shown = state.services.locks.show(lock).await?;
+    Ok(HttpResponse::Ok().json(LockBody::new(shown, None)))
 }

@@ -86,7 +86,7 @@ pub fn start(settings: &Settings, services: Services) -> Result<(Server, Listeni
     ))
     .workers(workers)
     // Only certificate verification on a cache miss runs on blocking threads now.
-    .worker_max_blocking_threads(4);
+    .worker_max_blocking_threads(2);
     let mut http = Vec::new();
     match &settings.http.listen {
         ListenAddr::Tcp(addr) => {

@@ -84,8 +84,18 @@ pub(crate) fn foreman_time<S: Serializer>(
     value: &Option<NaiveDateTime>,
     s: S,
 ) -> Result<S::Ok, S::Error> {
+    use chrono::{Datelike, Timelike};
     match value {
-        Some(t) => s.serialize_str(&t.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
+        // Written out rather than with `format`, which parses its pattern on every call.
+        Some(t) => s.collect_str(&format_args!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )),
         None => s.serialize_none(),
     }
 }

@@ -84,11 +84,17 @@ pub enum Transport {
 /// What a request presents, read synchronously; verifying a new certificate comes after.
 pub enum Presented {
     Decided(Credential),
-    /// A certificate not seen (verified) recently: verify it off the HTTP worker.
+    /// A certificate not seen (verified) recently: decode and verify it off the HTTP worker.
     Unverified {
         key: [u8; 32],
-        cert: X509,
+        cert: Unverified,
     },
+}
+
+/// A certificate still to be checked: as the proxy forwarded it, or from the TLS handshake.
+pub enum Unverified {
+    Forwarded(String),
+    Handshake(X509),
 }
 
 /// Reads and verifies host certificates.
@@ -239,10 +245,13 @@ impl ClientCertAuthenticator {
                 if let Some(verified) = self.verified.get(&key) {
                     return decided(Credential::Verified(verified));
                 }
-                match decode_forwarded_pem(&pem) {
-                    Ok(Some(cert)) => Presented::Unverified { key, cert },
-                    Ok(None) => decided(self.credential_from_dn(headers, verdict.as_deref())),
-                    Err(rejected) => decided(Credential::missing(rejected.0)),
+                let value = pem.trim();
+                if value.is_empty() || value == "(null)" {
+                    return decided(self.credential_from_dn(headers, verdict.as_deref()));
+                }
+                Presented::Unverified {
+                    key,
+                    cert: Unverified::Forwarded(pem),
                 }
             }
             Ok(None) => decided(self.credential_from_dn(headers, verdict.as_deref())),
@@ -265,14 +274,23 @@ impl ClientCertAuthenticator {
             Some(verified) => Presented::Decided(Credential::Verified(verified)),
             None => Presented::Unverified {
                 key,
-                cert: cert.to_owned(),
+                cert: Unverified::Handshake(cert.to_owned()),
             },
         }
     }
 
-    /// Verifies a certificate the cache did not know (chain, dates, CRL, kind, CN). CPU work:
-    /// callers run it off the HTTP workers.
-    pub fn verify(&self, key: [u8; 32], cert: &X509Ref) -> Credential {
+    /// Decodes and verifies a certificate the cache did not know (chain, dates, CRL, kind, CN).
+    /// CPU work: callers run it off the HTTP workers.
+    pub fn verify(&self, key: [u8; 32], presented: Unverified) -> Credential {
+        let cert = match presented {
+            Unverified::Handshake(cert) => cert,
+            Unverified::Forwarded(pem) => match decode_forwarded_pem(&pem) {
+                Ok(Some(cert)) => cert,
+                Ok(None) => return Credential::missing("no client certificate"),
+                Err(rejected) => return Credential::missing(rejected.0),
+            },
+        };
+        let cert = cert.as_ref();
         let verifier = self.trust.current();
         let verified = verifier
             .verify(cert)

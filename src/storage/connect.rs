@@ -19,6 +19,7 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 
 use diesel_async::AsyncPgConnection;
 use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslVerifyMode};
@@ -77,6 +78,9 @@ pub struct ConnectOptions {
     root: Option<RootCerts>,
     client_cert: Option<(PathBuf, PathBuf)>,
     crl: Option<PathBuf>,
+    /// Built on first use and shared: building one reads the CA files (and openssl's default CA
+    /// store), which costs more than a handshake.
+    connector: Arc<OnceLock<MakeTlsConnector>>,
 }
 
 impl ConnectOptions {
@@ -139,6 +143,7 @@ impl ConnectOptions {
             root,
             client_cert,
             crl: value("sslcrl").map(PathBuf::from),
+            connector: Arc::new(OnceLock::new()),
         })
     }
 
@@ -180,7 +185,13 @@ impl ConnectOptions {
         let mut config = self.driver.clone();
         if tls {
             config.ssl_mode(DriverSslMode::Require);
-            let connector = self.tls_connector()?;
+            let connector = match self.connector.get() {
+                Some(connector) => connector.clone(),
+                None => {
+                    let built = self.tls_connector()?;
+                    self.connector.get_or_init(|| built).clone()
+                }
+            };
             let (client, connection) = config.connect(connector).await.map_err(describe)?;
             AsyncPgConnection::try_from_client_and_connection(client, connection)
                 .await

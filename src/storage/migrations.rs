@@ -2,10 +2,12 @@
 //! database must not both try to create the plugin's tables.
 
 use diesel::migration::MigrationSource;
-use diesel::pg::PgConnection;
 use diesel::sql_types::BigInt;
-use diesel::{Connection, RunQueryDsl};
+use diesel::RunQueryDsl;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use super::blocking::BlockingConnection;
+use crate::settings::Secret;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -23,13 +25,14 @@ impl std::fmt::Display for MigrationError {
 
 impl std::error::Error for MigrationError {}
 
-/// Applies pending migrations and returns the versions it applied.
+/// Applies pending migrations and returns the versions it applied. Blocks: not for async tasks.
 pub fn run_pending(database_url: &str) -> Result<Vec<String>, MigrationError> {
-    let mut conn = PgConnection::establish(database_url)
+    let mut conn = BlockingConnection::connect(&Secret::new(database_url))
         .map_err(|e| MigrationError(format!("cannot connect to the database: {e}")))?;
+    let conn = &mut *conn;
     diesel::sql_query("SELECT pg_advisory_lock($1)")
         .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
-        .execute(&mut conn)
+        .execute(conn)
         .map_err(|e| MigrationError(format!("cannot take the migration lock: {e}")))?;
     let result = conn
         .run_pending_migrations(MIGRATIONS)
@@ -38,19 +41,8 @@ pub fn run_pending(database_url: &str) -> Result<Vec<String>, MigrationError> {
     // Closing the connection releases the lock too; unlocking explicitly keeps that visible.
     let _ = diesel::sql_query("SELECT pg_advisory_unlock($1)")
         .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
-        .execute(&mut conn);
+        .execute(conn);
     result
-}
-
-/// Versions not yet applied; `serve` and `check-config` refuse to run with any.
-pub fn pending(conn: &mut PgConnection) -> Result<Vec<String>, MigrationError> {
-    conn.pending_migrations(MIGRATIONS)
-        .map(|list| {
-            list.iter()
-                .map(|m| m.name().version().to_string())
-                .collect()
-        })
-        .map_err(|e| MigrationError(format!("cannot read the applied migrations: {e}")))
 }
 
 #[derive(diesel::QueryableByName)]
@@ -59,8 +51,8 @@ struct AppliedVersion {
     version: String,
 }
 
-/// The embedded migrations the database has not applied, read over the service's own async
-/// connection (for readiness, where the sync harness cannot run).
+/// The embedded migrations the database has not applied; `serve` and `check-config` refuse to run
+/// with any.
 pub async fn pending_on(conn: &mut super::Conn) -> Result<Vec<String>, super::StorageError> {
     use diesel_async::RunQueryDsl;
     let applied: Vec<AppliedVersion> =

@@ -64,6 +64,48 @@ impl Sql {
     }
 }
 
+/// The statement without `--` comments and with each run of whitespace as one space, string
+/// literals untouched: what is sent, prepared and cached is then only the SQL. The `.sql` files
+/// keep their comments for readers.
+pub fn compact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            if c == '\'' {
+                // '' inside a literal is a quote, not its end.
+                if chars.peek() == Some(&'\'') {
+                    out.extend(chars.next());
+                } else {
+                    in_string = false;
+                }
+            }
+            continue;
+        }
+        match c {
+            '\'' => {
+                in_string = true;
+                out.push(c);
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                while chars.next_if(|c| *c != '\n').is_some() {}
+                if !out.ends_with(' ') && !out.is_empty() {
+                    out.push(' ');
+                }
+            }
+            c if c.is_whitespace() => {
+                if !out.ends_with(' ') && !out.is_empty() {
+                    out.push(' ');
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.trim_end().to_string()
+}
+
 #[derive(diesel::QueryableByName)]
 struct PlanLine {
     #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
@@ -236,6 +278,15 @@ mod tests {
         let missing = sql("SELECT $3").bind(1);
         let mut builder = <Pg as diesel::backend::Backend>::QueryBuilder::default();
         assert!(missing.to_sql(&mut builder, &Pg).is_err());
+    }
+
+    #[test]
+    fn compact_keeps_literals_and_drops_comments() {
+        assert_eq!(
+            compact("SELECT 1, -- one\n   '--- x\n  y', 'it''s --not'\n\n  FROM t -- end"),
+            "SELECT 1, '--- x\n  y', 'it''s --not' FROM t"
+        );
+        assert_eq!(compact("a - b"), "a - b");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{cert_header, pki, send, Server, ServerOptions, TestDb};
+use crate::common::{cert_header, migrate, pki, send, Server, ServerOptions, TestDb};
 use foreman_dlm::demo::FOREMAN_SCHEMA_SQL;
 use foreman_dlm::storage::migrations;
 
@@ -46,7 +46,7 @@ fn migrations_create_exactly_the_plugins_schema() {
     let by_plugin = foreman_db();
     by_plugin.exec(PLUGIN_TABLES_SQL);
     let by_us = foreman_db();
-    migrations::run_pending(&by_us.url).expect("migrate");
+    migrate(&by_us.url).expect("migrate");
 
     let ours = describe(&by_us);
     assert_eq!(ours, describe(&by_plugin));
@@ -76,8 +76,8 @@ async fn migrating_a_plugin_database_keeps_its_rows_and_they_keep_working() {
     db.exec(PLUGIN_TABLES_SQL);
     let before = all_rows(&db);
 
-    let applied = migrations::run_pending(&db.url).expect("first migrate");
-    let again = migrations::run_pending(&db.url).expect("second migrate");
+    let applied = migrate(&db.url).expect("first migrate");
+    let again = migrate(&db.url).expect("second migrate");
 
     assert_eq!(applied.len(), 3);
     assert!(again.is_empty(), "second run is a no-op");

@@ -18,11 +18,13 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use clap::Parser;
-use diesel::{Connection, RunQueryDsl};
+use diesel::RunQueryDsl;
 
 use foreman_dlm::demo::pki::{Authority, Validity};
 use foreman_dlm::locks::history::{replay, HolderChange};
 use foreman_dlm::locks::{opt_out, OPT_OUT_PARAMETER};
+use foreman_dlm::settings::Secret;
+use foreman_dlm::storage::blocking::BlockingConnection;
 use foreman_dlm::storage::locks::host_requests::HostStatements;
 
 use client::HostRequests;
@@ -215,12 +217,12 @@ fn locks_with_two_holders(database_url: &str) -> Result<usize, Box<dyn std::erro
         #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
         host_id: Option<i32>,
     }
-    let mut conn = diesel::pg::PgConnection::establish(database_url)?;
+    let mut conn = BlockingConnection::connect(&Secret::new(database_url))?;
     let events: Vec<Event> = diesel::sql_query(
         "SELECT dlmlock_id, event_type = 'acquire' AS acquired, host_id FROM dlmlock_events \
          WHERE event_type IN ('acquire', 'release') ORDER BY id",
     )
-    .load(&mut conn)?;
+    .load(&mut *conn)?;
     let changes = events.into_iter().map(|e| HolderChange {
         lock_id: e.dlmlock_id,
         acquired: e.acquired,

@@ -2,9 +2,10 @@
 //! checked in before, and the locks the scenarios use. Dropped when the run ends.
 
 use diesel::connection::SimpleConnection;
-use diesel::Connection;
 
 use foreman_dlm::demo::FOREMAN_SCHEMA_SQL;
+use foreman_dlm::settings::Secret;
+use foreman_dlm::storage::blocking::BlockingConnection;
 use foreman_dlm::storage::migrations;
 
 /// The bench database; dropped on drop.
@@ -35,7 +36,7 @@ impl BenchDatabase {
         let name = format!("fdlm_bench_{}", std::process::id());
         let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
         let url = format!("{base}/{name}");
-        let mut admin = diesel::pg::PgConnection::establish(admin_url)?;
+        let mut admin = BlockingConnection::connect(&Secret::new(admin_url))?;
         admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
         admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
         let database = BenchDatabase {
@@ -43,7 +44,7 @@ impl BenchDatabase {
             name,
             url,
         };
-        let mut conn = diesel::pg::PgConnection::establish(&database.url)?;
+        let mut conn = BlockingConnection::connect(&Secret::new(database.url.as_str()))?;
         conn.batch_execute(FOREMAN_SCHEMA_SQL)?;
         migrations::run_pending(&database.url)?;
         // Steady state: every host has checked in before, and the locks exist.
@@ -74,7 +75,7 @@ impl BenchDatabase {
 
 impl Drop for BenchDatabase {
     fn drop(&mut self) {
-        if let Ok(mut admin) = diesel::pg::PgConnection::establish(&self.admin_url) {
+        if let Ok(mut admin) = BlockingConnection::connect(&Secret::new(self.admin_url.as_str())) {
             let _ = admin.batch_execute(&format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                 self.name

@@ -13,7 +13,7 @@ use diesel_async::RunQueryDsl;
 
 use super::{LockRow, API_ADMIN_ID};
 use crate::locks::model::Lock;
-use crate::storage::sql::sql;
+use crate::storage::sql::{compact, sql};
 use crate::storage::{Conn, StorageError};
 
 /// Which column a certificate's subject is looked up in.
@@ -71,7 +71,7 @@ impl HostStatements {
                 .replace("{deny}", &array(denied))
                 .replace("{api_admin}", API_ADMIN_ID);
             // Built once per process; the statement cache keys prepared statements by this text.
-            Box::leak(text.into_boxed_str())
+            Box::leak(compact(&text).into_boxed_str())
         };
         let both = |template: &str| {
             [

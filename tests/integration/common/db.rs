@@ -15,6 +15,19 @@ use serde_json::Value;
 use foreman_dlm::demo::FOREMAN_SCHEMA_SQL;
 use foreman_dlm::storage::migrations;
 
+/// Runs foreman-dlm's migrations on `url` from a thread of its own: `run_pending` blocks, and
+/// many tests run inside an async runtime.
+pub fn migrate(url: &str) -> Result<Vec<String>, migrations::MigrationError> {
+    let url = url.to_string();
+    std::thread::spawn(move || migrations::run_pending(&url))
+        .join()
+        .unwrap_or_else(|_| {
+            Err(migrations::MigrationError(
+                "the migration thread panicked".into(),
+            ))
+        })
+}
+
 /// The PostgreSQL server the tests use, as a superuser able to create databases.
 pub fn admin_url() -> String {
     std::env::var("FOREMAN_DLM_TEST_ADMIN_URL")
@@ -77,7 +90,7 @@ fn template() -> &'static str {
                 conn.batch_execute(FOREMAN_SCHEMA_SQL)
                     .expect("Foreman fixture schema");
                 drop(conn);
-                migrations::run_pending(&url).expect("migrations on the template");
+                migrate(&url).expect("migrations on the template");
             }
             admin
                 .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))

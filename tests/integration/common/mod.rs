@@ -12,7 +12,7 @@ pub mod pki;
 mod server;
 pub mod users;
 
-pub use db::{admin_url, TestDb};
+pub use db::{admin_url, migrate, TestDb};
 pub use http::{cert_header, curl, curl_cert_args, send, send_json, Answer, CurlAnswer};
 pub use server::{Server, ServerOptions};
 
