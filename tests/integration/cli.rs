@@ -272,32 +272,16 @@ fn failed_logins_are_logged_without_the_password() {
         "right-password",
         crate::common::users::Scheme::Bcrypt,
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_foreman-dlm"))
-        .arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .env("FOREMAN_DLM__HTTP__LISTEN", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "debug")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("serve");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "serve did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let mut options = crate::common::ServerOptions::for_db(&db);
+    options.log_level = Some("debug".into());
+    let mut server = crate::common::Server::spawn(&options);
 
-    let url = format!("http://127.0.0.1:{port}/api/dlmlocks");
+    let url = server.url("/api/dlmlocks");
     let wrong = crate::common::curl("GET", &url, &["-u", "alice:Sup3rSecret-guess"]);
     let unknown = crate::common::curl("GET", &url, &["-u", "mallory:An0ther-Secret"]);
     let right = crate::common::curl("GET", &url, &["-u", "alice:right-password"]);
-    let _ = server.kill();
-    let output = server.wait_with_output().expect("server output");
-    let log = String::from_utf8_lossy(&output.stderr);
+    server.kill();
+    let log = server.logs();
 
     assert_eq!((wrong.status, unknown.status), (401, 401));
     assert_eq!(right.status, 403, "authenticated, without permission");

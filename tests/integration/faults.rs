@@ -2,7 +2,6 @@
 //! SIGKILL under load. Whatever happens, no lock has two holders and every holder change has its
 //! event.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
@@ -150,38 +149,10 @@ async fn killed_database_connections_give_503_then_recovery() {
     eprintln!("{changes} holder changes, all consistent");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// The real binary, as systemd would run it, configured through the environment.
-fn spawn_server(db: &TestDb, port: u16) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_foreman-dlm"))
-        .arg("serve")
-        .env("FOREMAN_DLM__DATABASE__URL", &db.url)
-        .env("FOREMAN_DLM__HTTP__LISTEN", format!("127.0.0.1:{port}"))
-        .env("FOREMAN_DLM__CLIENT_CERT__CA_FILES", &pki::shared().ca_file)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn foreman-dlm serve");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "foreman-dlm serve did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-}
-
 #[actix_web::test]
 async fn sigkilled_server_restarts_with_consistent_locks() {
-    let db = TestDb::new();
-    let port = free_port();
-    let mut server = spawn_server(&db, port);
+    let TestApp { db, mut server } = TestApp::spawn();
+    let port = server.addr.port();
     let headers = hosts(&db, "kill", 12);
     let base = vec![format!("http://127.0.0.1:{port}")];
     let until = Instant::now() + Duration::from_millis(4000);
@@ -197,10 +168,11 @@ async fn sigkilled_server_restarts_with_consistent_locks() {
     let killer = async {
         actix_web::rt::time::sleep(Duration::from_millis(1200)).await;
         // SIGKILL: no graceful shutdown, requests cut off mid-flight.
-        let _ = server.kill();
-        let _ = server.wait();
+        server.kill();
         actix_web::rt::time::sleep(Duration::from_millis(300)).await;
-        spawn_server(&db, port)
+        let mut options = ServerOptions::for_db(&db);
+        options.port = Some(port);
+        Server::spawn(&options)
     };
     let (results, mut restarted) = futures_util::join!(load, killer);
     let seen: Vec<Seen> = results.into_iter().flatten().collect();
@@ -227,6 +199,5 @@ async fn sigkilled_server_restarts_with_consistent_locks() {
     }
     let changes = assert_consistent_history(&db);
     eprintln!("{changes} holder changes, all consistent");
-    let _ = restarted.kill();
-    let _ = restarted.wait();
+    restarted.kill();
 }

@@ -29,6 +29,10 @@ pub struct ServerOptions {
     pub tls: bool,
     /// Listen on this Unix socket instead of a loopback TCP port.
     pub unix_socket: Option<PathBuf>,
+    /// This loopback port instead of one the system picks (to restart a killed server on it).
+    pub port: Option<u16>,
+    /// RUST_LOG for the server (default `info`).
+    pub log_level: Option<String>,
     /// More settings, appended to the settings file as they are (TOML).
     pub extra_toml: String,
     pub env: Vec<(String, String)>,
@@ -45,6 +49,8 @@ impl ServerOptions {
             trust_proxy_verification: false,
             tls: false,
             unix_socket: None,
+            port: None,
+            log_level: None,
             extra_toml: String::new(),
             env: vec![],
         }
@@ -60,7 +66,7 @@ impl ServerOptions {
         };
         let listen = match &self.unix_socket {
             Some(path) => format!("unix:{}", path.display()),
-            None => "127.0.0.1:0".to_string(),
+            None => format!("127.0.0.1:{}", self.port.unwrap_or(0)),
         };
         let proxies = match &self.trusted_proxies {
             Some(proxies) => {
@@ -118,7 +124,7 @@ impl Server {
             .arg("--config")
             .arg(&settings)
             .arg("serve")
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", options.log_level.as_deref().unwrap_or("info"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
