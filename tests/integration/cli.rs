@@ -265,8 +265,6 @@ fn expire_events_deletes_exactly_the_old_rows_in_batches() {
 #[test]
 fn failed_logins_are_logged_without_the_password() {
     let db = TestDb::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = settings_file(dir.path(), &db, &pki::shared().ca_file);
     db.add_user(
         "alice",
         "right-password",
