@@ -35,7 +35,11 @@ impl Services {
                 &settings.logins,
                 &settings.foreman.settings_yml,
             ),
-            locks: LockManager::new(db, settings.locks.stale_time_hours),
+            locks: LockManager::new(
+                db,
+                settings.locks.stale_time_hours,
+                &settings.locks.policies,
+            ),
         })
     }
 }

@@ -11,6 +11,7 @@ use diesel_async::RunQueryDsl;
 use super::{block_on, fail};
 use crate::identity::ClientCertAuthenticator;
 use crate::settings::{redact_database_url, ListenAddr, Settings};
+use crate::storage::locks::admin as admin_store;
 use crate::storage::sql::sql;
 use crate::storage::{catalog, migrations, Conn, Database};
 
@@ -91,6 +92,7 @@ async fn check(settings: &Settings) -> Result<Vec<String>, String> {
         ));
     }
     ok.push("foreman-dlm's migrations are applied".into());
+    ok.extend(lock_policies(settings, &mut conn).await?);
     let cert = &settings.client_cert;
     if cert.ca_files.is_empty() && cert.katello_ca_files.is_empty() {
         return Err(
@@ -149,6 +151,38 @@ async fn check(settings: &Settings) -> Result<Vec<String>, String> {
 }
 
 /// Katello's CA files live under /etc/pki/katello (puppet-certs).
+/// The `[[locks.policies]]` in plain words, with their time zones checked against the database
+/// (which evaluates the windows).
+async fn lock_policies(settings: &Settings, conn: &mut Conn) -> Result<Vec<String>, String> {
+    let patterns = &settings.locks.policies;
+    let mut lines = vec![format!(
+        "lock policies: {} pattern(s), the first match wins; a value set on a lock through the \
+         API wins over its pattern",
+        patterns.len()
+    )];
+    for pattern in patterns {
+        for window in pattern.windows.iter().flatten() {
+            let known = admin_store::time_zone_exists(conn, &window.time_zone)
+                .await
+                .map_err(|e| format!("cannot check time zones: {e}"))?;
+            if !known {
+                return Err(format!(
+                    "locks.policies (match = {:?}): the database knows no time zone {:?}; use \
+                     an IANA name such as Europe/Berlin",
+                    pattern.pattern.as_str(),
+                    window.time_zone
+                ));
+            }
+        }
+        lines.push(format!("  {pattern}"));
+    }
+    lines.push(
+        "  every other lock → 1 holder at a time, no lease, any time (the plugin's behaviour)"
+            .into(),
+    );
+    Ok(lines)
+}
+
 fn katello_ca_listed_as_puppet<'a>(mut files: impl Iterator<Item = &'a Path>) -> bool {
     files.any(|p| p.starts_with("/etc/pki/katello") || p.to_string_lossy().contains("katello"))
 }

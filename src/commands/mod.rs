@@ -36,6 +36,11 @@ pub fn run_server(settings: &Settings) -> ExitCode {
         if let Some(problem) = schema_problem(settings).await {
             return Err(problem);
         }
+        match services.locks.unknown_policy_time_zone().await {
+            Ok(Some(problem)) => return Err(problem),
+            Ok(None) => {}
+            Err(e) => log::warn!("could not check the policies' time zones now: {e}"),
+        }
         let (server, listening) = http::start(settings, services)?;
         for addr in listening.http {
             log::info!("foreman-dlm listening on {addr}");

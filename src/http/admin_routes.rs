@@ -15,7 +15,9 @@ use super::caller::Credentials;
 use super::error::ApiError;
 use super::lock_routes::{lock_ref, refuse_body};
 use super::pagination::IndexParams;
-use super::params::{bool_field, host_id_field, lock_attributes, text_field, unprocessable};
+use super::params::{
+    bool_field, host_id_field, lock_attributes, policy_fields, text_field, unprocessable,
+};
 use super::views::{EventBody, LockBody};
 use super::AppState;
 use crate::identity::users::Permission;
@@ -97,13 +99,15 @@ pub async fn create(
         name: text_field(&attributes, "name").map_err(&invalid)?.flatten(),
         lock_type: text_field(&attributes, "type").map_err(&invalid)?.flatten(),
         enabled: bool_field(&attributes, "enabled").map_err(&invalid)?,
+        policy: policy_fields(&attributes).map_err(&invalid)?,
     };
     let created = state.services.locks.create(new).await?;
     log::info!("user {:?} created lock {:?}", user.login, created.name);
     Ok(HttpResponse::Created().json(LockBody::new(created, None)))
 }
 
-/// PUT /api/dlmlocks/:id — name, type, host_id (null = force release), enabled.
+/// PUT /api/dlmlocks/:id — name, type, host_id (null = force release of every holder), enabled,
+/// max_holders, lease_seconds, windows.
 pub async fn update(
     req: HttpRequest,
     credentials: Credentials,
@@ -124,6 +128,7 @@ pub async fn update(
         lock_type: text_field(&attributes, "type").map_err(&invalid)?,
         host_id: host_id_field(&attributes).map_err(&invalid)?,
         enabled: bool_field(&attributes, "enabled").map_err(&invalid)?,
+        policy: policy_fields(&attributes).map_err(&invalid)?,
     };
     let updated = state.services.locks.update(&lock, changes, user.id).await?;
     log::info!("user {:?} updated lock {:?}", user.login, updated.name);
@@ -143,6 +148,34 @@ pub async fn destroy(
     let deleted = state.services.locks.destroy(&lock_ref(&req)?).await?;
     log::info!("user {:?} deleted lock {:?}", user.login, deleted.name);
     Ok(HttpResponse::Ok().json(LockBody::new(deleted, None)))
+}
+
+/// DELETE /api/dlmlocks/:id/holders/:host_id — an admin frees one holder's slot.
+pub async fn release_holder(
+    req: HttpRequest,
+    credentials: Credentials,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    refuse_body(&req)?;
+    let user = state.user_with(&credentials, Permission::EditLocks).await?;
+    let lock = lock_ref(&req)?;
+    let host_id = req
+        .match_info()
+        .get("host_id")
+        .filter(|id| id.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|id| id.parse::<i32>().ok())
+        .ok_or_else(|| ApiError::BadRequest("host_id must be a host id".into()))?;
+    let updated = state
+        .services
+        .locks
+        .release_holder(&lock, host_id, user.id)
+        .await?;
+    log::info!(
+        "user {:?} released host {host_id} from lock {:?}",
+        user.login,
+        updated.name
+    );
+    Ok(HttpResponse::Ok().json(LockBody::new(updated, None)))
 }
 
 /// `order` for events: `id` or `created_at`, ASC (default, oldest first) or DESC.

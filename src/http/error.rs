@@ -7,9 +7,11 @@ use std::fmt;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use chrono::SecondsFormat;
 use serde_json::{json, Map, Value};
 
 use crate::identity::users::{LoginFailure, MalformedLogin};
+use crate::locks::model::Refusal;
 use crate::locks::{InvalidLockName, LockError};
 
 const UNAVAILABLE: &str =
@@ -49,8 +51,10 @@ pub enum ApiError {
     NotFound {
         id: String,
     },
+    /// The plugin's 412 envelope, plus why.
     PreconditionFailed {
         lock_id: i32,
+        refusal: Refusal,
     },
     /// Foreman's 422: field errors.
     Unprocessable {
@@ -126,8 +130,17 @@ impl ApiError {
             ApiError::NotFound { id } => {
                 message(format!("Resource {RESOURCE_NAME} not found by id '{id}'"))
             }
-            ApiError::PreconditionFailed { lock_id } => {
-                json!({"error": {"id": lock_id, "message": PRECONDITION_FAILED}})
+            ApiError::PreconditionFailed { lock_id, refusal } => {
+                let mut error = json!({"id": lock_id, "message": PRECONDITION_FAILED,
+                                       "reason": refusal.reason()});
+                if let Refusal::OutsideWindow {
+                    next_window_at: Some(at),
+                } = refusal
+                {
+                    error["next_window_at"] =
+                        json!(at.and_utc().to_rfc3339_opts(SecondsFormat::Secs, true));
+                }
+                json!({ "error": error })
             }
             ApiError::Unprocessable { id, errors } => {
                 let mut by_field = Map::new();
@@ -226,7 +239,9 @@ impl From<LockError> for ApiError {
                 login: Some(subject),
             },
             LockError::NotFound(id) => ApiError::NotFound { id },
-            LockError::PreconditionFailed { lock_id } => ApiError::PreconditionFailed { lock_id },
+            LockError::PreconditionFailed { lock_id, refusal } => {
+                ApiError::PreconditionFailed { lock_id, refusal }
+            }
             LockError::BadQuery(text) => ApiError::BadRequest(text),
             LockError::Invalid { lock_id, errors } => ApiError::Unprocessable {
                 id: lock_id,
@@ -300,7 +315,13 @@ mod tests {
                 403,
             ),
             (ApiError::NotFound { id: "x".into() }, 404),
-            (ApiError::PreconditionFailed { lock_id: 7 }, 412),
+            (
+                ApiError::PreconditionFailed {
+                    lock_id: 7,
+                    refusal: Refusal::Held,
+                },
+                412,
+            ),
             (ApiError::BadRequest("bad".into()), 400),
             (ApiError::UnsupportedMediaType, 415),
             (ApiError::PayloadTooLarge, 413),
@@ -347,10 +368,24 @@ mod tests {
 
     #[test]
     fn foreman_bodies() {
-        let (_, body) = body_of(ApiError::PreconditionFailed { lock_id: 7 });
+        let (_, body) = body_of(ApiError::PreconditionFailed {
+            lock_id: 7,
+            refusal: Refusal::Held,
+        });
         assert_eq!(
             body,
-            json!({"error": {"id": 7, "message": PRECONDITION_FAILED}})
+            json!({"error": {"id": 7, "message": PRECONDITION_FAILED, "reason": "held"}})
+        );
+        let next_window_at =
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 7).and_then(|d| d.and_hms_opt(21, 0, 0));
+        let (_, body) = body_of(ApiError::PreconditionFailed {
+            lock_id: 7,
+            refusal: Refusal::OutsideWindow { next_window_at },
+        });
+        assert_eq!(
+            body["error"],
+            json!({"id": 7, "message": PRECONDITION_FAILED, "reason": "outside_window",
+                   "next_window_at": "2026-12-07T21:00:00Z"})
         );
         let (_, body) = body_of(ApiError::NotFound { id: "db".into() });
         assert_eq!(

@@ -1,9 +1,11 @@
 //! Request bodies of the admin API read as Rails reads them: `{"dlmlock": {…}}` or the fields at
 //! the top level, with Rails' casting of booleans and ids.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+use crate::locks::policy::{PolicyChanges, Window};
 
 /// The lock attributes of a create/update body (Rails' wrap_parameters accepts both shapes).
 pub fn lock_attributes(body: Value) -> Result<Map<String, Value>, ApiError> {
@@ -60,10 +62,14 @@ pub fn bool_field(
     }
 }
 
-/// A host id, its digits as text, or null/"" for no host.
-pub fn host_id_field(attributes: &Map<String, Value>) -> FieldResult<Option<Option<i32>>> {
-    let invalid = || ("host_id", "must be a host id or null".to_string());
-    match attributes.get("host_id") {
+/// Rails' integer casting: a number or its digits as text; null or "" is no value. Absent → None.
+fn integer_field(
+    attributes: &Map<String, Value>,
+    field: &'static str,
+    message: &str,
+) -> FieldResult<Option<Option<i32>>> {
+    let invalid = || (field, message.to_string());
+    match attributes.get(field) {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
         Some(Value::String(s)) if s.is_empty() => Ok(Some(None)),
@@ -78,6 +84,43 @@ pub fn host_id_field(attributes: &Map<String, Value>) -> FieldResult<Option<Opti
             .ok_or_else(invalid),
         Some(_) => Err(invalid()),
     }
+}
+
+/// A host id, its digits as text, or null/"" for no host.
+pub fn host_id_field(attributes: &Map<String, Value>) -> FieldResult<Option<Option<i32>>> {
+    integer_field(attributes, "host_id", "must be a host id or null")
+}
+
+/// `max_holders`, `lease_seconds` (null: no lease) and `windows` (null: none), as given.
+pub fn policy_fields(attributes: &Map<String, Value>) -> FieldResult<PolicyChanges> {
+    let max_holders = match integer_field(
+        attributes,
+        "max_holders",
+        "must be a whole number of at least 1",
+    )? {
+        Some(Some(n)) => Some(n),
+        Some(None) => return Err(("max_holders", "must be a whole number of at least 1".into())),
+        None => None,
+    };
+    let lease_seconds = integer_field(
+        attributes,
+        "lease_seconds",
+        "must be a whole number of seconds, or null for no lease",
+    )?;
+    let windows = match attributes.get("windows") {
+        None => None,
+        Some(Value::Null) => Some(Vec::new()),
+        Some(value @ Value::Array(_)) => Some(
+            Vec::<Window>::deserialize(value)
+                .map_err(|e| ("windows", format!("are invalid: {e}")))?,
+        ),
+        Some(_) => return Err(("windows", "must be a list of windows".into())),
+    };
+    Ok(PolicyChanges {
+        max_holders,
+        lease_seconds,
+        windows,
+    })
 }
 
 /// Foreman's 422 for one field.

@@ -21,6 +21,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(method_not_allowed)),
         );
         cfg.service(
+            web::resource(format!("{prefix}/dlmlocks/{{id}}/holders/{{host_id}}"))
+                .route(web::delete().to(admin_routes::release_holder))
+                .default_service(web::to(method_not_allowed)),
+        );
+        cfg.service(
             web::resource(format!("{prefix}/dlmlocks/{{id}}"))
                 .route(web::get().to(lock_routes::show))
                 .route(web::put().to(admin_routes::update))

@@ -53,6 +53,15 @@ pub fn start(settings: &Settings, services: Services) -> Result<(Server, Listeni
         services,
         body_timeout: Duration::from_secs(settings.http.body_timeout_seconds),
     });
+    let sweeper = state.clone();
+    let sweep_interval = Duration::from_secs(settings.locks.sweep_interval_seconds);
+    actix_web::rt::spawn(async move {
+        sweeper
+            .services
+            .locks
+            .sweep_leases_forever(sweep_interval)
+            .await;
+    });
     let workers = match settings.http.workers {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         n => n,

@@ -3,13 +3,16 @@
 use chrono::NaiveDateTime;
 use serde::{Serialize, Serializer};
 
-use crate::locks::model::{Lock, LockEvent};
+use crate::locks::model::{Holder, Lock, LockEvent};
+use crate::locks::policy::Window;
 use crate::locks::Caller;
 
-/// `api/v2/dlmlocks/show`: base attributes, timestamps and the holder.
+/// `api/v2/dlmlocks/show`: base attributes, timestamps and the holder, then the policy and every
+/// holder (foreman-dlm's additions; the plugin's clients ignore them).
 #[derive(Debug, Serialize)]
 pub struct LockBody {
     pub id: i32,
+    /// The holder with one slot; the oldest holder with more.
     pub host_id: Option<i32>,
     pub name: String,
     pub enabled: bool,
@@ -20,35 +23,71 @@ pub struct LockBody {
     #[serde(serialize_with = "foreman_time")]
     pub updated_at: Option<NaiveDateTime>,
     pub host: Option<HolderBody>,
+    pub max_holders: i32,
+    pub lease_seconds: Option<i32>,
+    pub windows: Vec<Window>,
+    pub holders: Vec<HolderEntry>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct HolderBody {
     pub name: String,
-    /// Only on show for a host caller: whether the caller is the holder.
+    /// Only on show for a host caller: whether the caller holds the lock (with more than one
+    /// slot, it may hold one without being the oldest holder named here).
     #[serde(rename = "self", skip_serializing_if = "Option::is_none")]
     pub is_self: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HolderEntry {
+    pub host_id: i32,
+    pub host: HostName,
+    #[serde(serialize_with = "foreman_time")]
+    pub acquired_at: Option<NaiveDateTime>,
+    #[serde(serialize_with = "foreman_time")]
+    pub refreshed_at: Option<NaiveDateTime>,
+    #[serde(serialize_with = "foreman_time")]
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HostName {
+    pub name: String,
+}
+
+impl From<Holder> for HolderEntry {
+    fn from(h: Holder) -> HolderEntry {
+        HolderEntry {
+            host_id: h.host_id,
+            host: HostName { name: h.name },
+            acquired_at: Some(h.acquired_at),
+            refreshed_at: Some(h.refreshed_at),
+            expires_at: h.expires_at,
+        }
+    }
 }
 
 impl LockBody {
     /// `viewer` is the host that asked, when `self` should be shown (the plugin's show view).
     pub fn new(lock: Lock, viewer: Option<&Caller>) -> LockBody {
-        let host = match (lock.host_id, lock.holder_name) {
-            (Some(holder_id), Some(name)) => Some(HolderBody {
-                name,
-                is_self: viewer.map(|v| v.id == holder_id),
-            }),
-            _ => None,
-        };
+        let holds = |v: &Caller| lock.holders.iter().any(|h| h.host_id == v.id);
+        let host = lock.holder().map(|oldest| HolderBody {
+            name: oldest.name.clone(),
+            is_self: viewer.map(holds),
+        });
         LockBody {
             id: lock.id,
-            host_id: lock.host_id,
+            host_id: lock.holder().map(|h| h.host_id),
+            host,
             name: lock.name,
             enabled: lock.enabled,
             lock_type: lock.lock_type,
             created_at: lock.created_at,
             updated_at: lock.updated_at,
-            host,
+            max_holders: lock.policy.max_holders,
+            lease_seconds: lock.policy.lease_seconds,
+            windows: lock.policy.windows,
+            holders: lock.holders.into_iter().map(HolderEntry::from).collect(),
         }
     }
 }
@@ -105,19 +144,28 @@ mod tests {
     use super::*;
 
     fn view(host_id: Option<i32>, holder: Option<&str>) -> Lock {
+        let created_at =
+            NaiveDateTime::parse_from_str("2021-11-26 08:27:28.123456", "%Y-%m-%d %H:%M:%S%.f")
+                .ok();
+        let holders = match (host_id, holder, created_at) {
+            (Some(host_id), Some(name), Some(at)) => vec![Holder {
+                host_id,
+                name: name.into(),
+                acquired_at: at,
+                refreshed_at: at,
+                expires_at: None,
+            }],
+            _ => Vec::new(),
+        };
         Lock {
             id: 3,
             name: "cluster-a".into(),
             lock_type: Some("ForemanDlm::Dlmlock::Update".into()),
             enabled: true,
-            host_id,
-            holder_name: holder.map(str::to_string),
-            created_at: NaiveDateTime::parse_from_str(
-                "2021-11-26 08:27:28.123456",
-                "%Y-%m-%d %H:%M:%S%.f",
-            )
-            .ok(),
+            created_at,
             updated_at: None,
+            policy: crate::locks::policy::Policy::default(),
+            holders,
         }
     }
 
@@ -138,7 +186,11 @@ mod tests {
                 "id": 3, "host_id": 5, "name": "cluster-a", "enabled": true,
                 "type": "ForemanDlm::Dlmlock::Update",
                 "created_at": "2021-11-26 08:27:28 UTC", "updated_at": null,
-                "host": {"name": "web1.example.com", "self": true}
+                "host": {"name": "web1.example.com", "self": true},
+                "max_holders": 1, "lease_seconds": null, "windows": [],
+                "holders": [{"host_id": 5, "host": {"name": "web1.example.com"},
+                             "acquired_at": "2021-11-26 08:27:28 UTC",
+                             "refreshed_at": "2021-11-26 08:27:28 UTC", "expires_at": null}]
             })
         );
         let body =

@@ -2,11 +2,13 @@
 //! enable/disable), delete, and read the event log. Permission checks happen before these run.
 
 use super::model::{Lock, LockChanges, LockEvent, NewLock, Page, UPDATE_LOCK_TYPE};
+use super::policy::PolicyChanges;
 use super::search::{parse_order, parse_search, ListQuery};
-use super::{find, LockError, LockManager, LockName, LockRef};
-use crate::storage::foreman_settings;
-use crate::storage::locks::admin::{self as admin_store, UpdateOutcome};
+use super::{LockError, LockManager, LockName, LockRef};
+use crate::clock;
+use crate::storage::locks::admin::{self as admin_store, HolderRelease, UpdateOutcome};
 use crate::storage::locks::{events as event_store, search as search_store};
+use crate::storage::{foreman_settings, Conn};
 
 /// The lock types a lock may have: the plugin's update lock, or none (its base class).
 const VALID_TYPES: [&str; 1] = [UPDATE_LOCK_TYPE];
@@ -67,8 +69,9 @@ impl LockManager {
             limit: per_page,
             offset: per_page.map_or(0, |n| (request.page - 1).saturating_mul(n)),
             stale_hours: self.stale_hours,
+            clock: clock::test_now(),
         };
-        let page = search_store::list(&mut conn, &query).await?;
+        let page = search_store::list(&mut conn, self.statements(), &query).await?;
         Ok(Listed { page, per_page })
     }
 
@@ -99,26 +102,67 @@ impl LockManager {
                 errors.push(("type", format!("is invalid (use {UPDATE_LOCK_TYPE})")));
             }
         }
+        errors.extend(new.policy.check());
+        let mut conn = self.conn().await?;
+        errors.extend(self.unknown_time_zones(&mut conn, &new.policy).await?);
         let Some(name) = name.filter(|_| errors.is_empty()) else {
             return Err(LockError::Invalid {
                 lock_id: None,
                 errors,
             });
         };
-        let mut conn = self.conn().await?;
         let enabled = new.enabled.unwrap_or(true);
-        admin_store::create(
+        let created = admin_store::create_with_policy(
             &mut conn,
             name.as_str(),
             new.lock_type.as_deref(),
             enabled,
-            None,
+            &new.policy,
         )
-        .await?
-        .ok_or(LockError::Invalid {
-            lock_id: None,
-            errors: vec![("name", "has already been taken".into())],
-        })
+        .await?;
+        match created {
+            Some(id) => self.find_by_id(&mut conn, id).await,
+            None => Err(LockError::Invalid {
+                lock_id: None,
+                errors: vec![("name", "has already been taken".into())],
+            }),
+        }
+    }
+
+    /// Windows naming a time zone the database does not know (it is the one evaluating them).
+    async fn unknown_time_zones(
+        &self,
+        conn: &mut Conn,
+        policy: &PolicyChanges,
+    ) -> Result<Vec<(&'static str, String)>, LockError> {
+        let mut errors = Vec::new();
+        for window in policy.windows.iter().flatten() {
+            if !admin_store::time_zone_exists(conn, &window.time_zone).await? {
+                errors.push((
+                    "windows",
+                    format!("has an unknown time_zone {:?}", window.time_zone),
+                ));
+            }
+        }
+        Ok(errors)
+    }
+
+    /// The `[[locks.policies]]` time zone the database does not know, in words; `None` when
+    /// every one is known.
+    pub async fn unknown_policy_time_zone(&self) -> Result<Option<String>, LockError> {
+        let mut conn = self.conn().await?;
+        for pattern in &self.patterns {
+            for window in pattern.windows.iter().flatten() {
+                if !admin_store::time_zone_exists(&mut conn, &window.time_zone).await? {
+                    return Ok(Some(format!(
+                        "locks.policies (match = {:?}): the database knows no time zone {:?}",
+                        pattern.pattern.as_str(),
+                        window.time_zone
+                    )));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// An admin's edit; `host_id: Some(None)` is a force release. Events carry `acting_user`.
@@ -129,13 +173,19 @@ impl LockManager {
         acting_user: i32,
     ) -> Result<Lock, LockError> {
         let mut conn = self.conn().await?;
-        let found = find(&mut conn, lock)
-            .await?
-            .ok_or_else(|| LockError::NotFound(lock.as_str().to_string()))?;
+        let found = self.find_existing(&mut conn, lock).await?;
         let invalid = |field: &'static str, message: String| LockError::Invalid {
             lock_id: Some(found.id),
             errors: vec![(field, message)],
         };
+        let mut policy_errors = changes.policy.check();
+        policy_errors.extend(self.unknown_time_zones(&mut conn, &changes.policy).await?);
+        if !policy_errors.is_empty() {
+            return Err(LockError::Invalid {
+                lock_id: Some(found.id),
+                errors: policy_errors,
+            });
+        }
         if let Some(name) = &changes.name {
             if name.trim().is_empty() {
                 return Err(invalid("name", "can't be blank".into()));
@@ -150,8 +200,17 @@ impl LockManager {
                 ));
             }
         }
-        match admin_store::update(&mut conn, found.id, &changes, acting_user).await? {
-            UpdateOutcome::Updated(updated) => Ok(updated),
+        let edited = admin_store::edit(
+            &mut conn,
+            self.statements(),
+            clock::test_now(),
+            found.id,
+            &changes,
+            acting_user,
+        )
+        .await?;
+        match edited {
+            UpdateOutcome::Updated => self.find_by_id(&mut conn, found.id).await,
             UpdateOutcome::NotFound => Err(LockError::NotFound(lock.as_str().to_string())),
             UpdateOutcome::NameTaken => Err(invalid("name", "has already been taken".into())),
             UpdateOutcome::UnknownHost => Err(invalid("host_id", "does not match any host".into())),
@@ -162,10 +221,40 @@ impl LockManager {
     pub async fn destroy(&self, lock: &LockRef) -> Result<Lock, LockError> {
         let not_found = || LockError::NotFound(lock.as_str().to_string());
         let mut conn = self.conn().await?;
-        let found = find(&mut conn, lock).await?.ok_or_else(not_found)?;
-        admin_store::destroy(&mut conn, found.id)
-            .await?
-            .ok_or_else(not_found)
+        let found = self.find_existing(&mut conn, lock).await?;
+        if admin_store::destroy(&mut conn, found.id).await? {
+            Ok(found)
+        } else {
+            Err(not_found())
+        }
+    }
+
+    /// An admin frees one holder's slot; the lock afterwards.
+    pub async fn release_holder(
+        &self,
+        lock: &LockRef,
+        host_id: i32,
+        acting_user: i32,
+    ) -> Result<Lock, LockError> {
+        let mut conn = self.conn().await?;
+        let found = self.find_existing(&mut conn, lock).await?;
+        let released = admin_store::release_holder(
+            &mut conn,
+            self.statements(),
+            clock::test_now(),
+            found.id,
+            host_id,
+            acting_user,
+        )
+        .await?;
+        match released {
+            HolderRelease::Released => self.find_by_id(&mut conn, found.id).await,
+            HolderRelease::NotAHolder => Err(LockError::NotFound(format!(
+                "holder {host_id} of lock {}",
+                found.id
+            ))),
+            HolderRelease::NoSuchLock => Err(LockError::NotFound(lock.as_str().to_string())),
+        }
     }
 
     pub async fn events(
@@ -176,9 +265,7 @@ impl LockManager {
         per_page: PerPage,
     ) -> Result<Listed<LockEvent>, LockError> {
         let mut conn = self.conn().await?;
-        let found = find(&mut conn, lock)
-            .await?
-            .ok_or_else(|| LockError::NotFound(lock.as_str().to_string()))?;
+        let found = self.find_existing(&mut conn, lock).await?;
         let per_page = self.resolve(&mut conn, per_page).await?;
         let offset = per_page.map_or(0, |n| (page - 1).saturating_mul(n));
         let page = event_store::page(&mut conn, found.id, newest_first, per_page, offset).await?;

@@ -4,12 +4,36 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-/// One `acquire` or `release` row of `dlmlock_events`, in id order.
+/// One `acquire`, `release` or `expire` row of `dlmlock_events`, in id order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HolderChange {
     pub lock_id: i32,
     pub acquired: bool,
     pub host_id: Option<i32>,
+}
+
+/// The event types that change who holds a lock; the others (`fail`, `enable`, `disable`) do not.
+pub const HOLDER_EVENT_TYPES: [&str; 3] = ["acquire", "release", "expire"];
+
+impl HolderChange {
+    /// The change an event records; `None` for an event that changes no holder.
+    pub fn from_event(
+        lock_id: i32,
+        event_type: &str,
+        host_id: Option<i32>,
+    ) -> Option<HolderChange> {
+        let acquired = match event_type {
+            "acquire" => true,
+            // A lapsed lease frees the slot like a release.
+            "release" | "expire" => false,
+            _ => return None,
+        };
+        Some(HolderChange {
+            lock_id,
+            acquired,
+            host_id,
+        })
+    }
 }
 
 /// What went wrong in a lock's history.
@@ -103,6 +127,17 @@ mod tests {
             |_| 1,
         );
         assert_eq!(replayed.locks_with_violations(), BTreeSet::from([1, 2]));
+    }
+
+    #[test]
+    fn expiries_free_slots_and_other_events_change_nothing() {
+        let events = [("acquire", 5), ("fail", 5), ("expire", 5), ("acquire", 6)];
+        let changes = events
+            .iter()
+            .filter_map(|(kind, host)| HolderChange::from_event(1, kind, Some(*host)));
+        let replayed = replay(changes, |_| 1);
+        assert!(replayed.violations.is_empty(), "{replayed:?}");
+        assert_eq!(replayed.changes, 3);
     }
 
     #[test]

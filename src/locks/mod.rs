@@ -2,24 +2,30 @@
 //!
 //! [`LockManager`] owns the database pool for lock work: each operation borrows one connection
 //! and does its SQL through `storage::locks`. A host's show, acquire and release are one round
-//! trip in the common case (see `storage::locks::host_requests`).
+//! trip in the common case (see `storage::locks::host_requests`), policy included.
 
 pub mod admin;
 pub mod history;
+pub mod leases;
 pub mod model;
 pub mod name;
 pub mod opt_out;
+pub mod policy;
 pub mod search;
 
 use std::fmt;
 use std::sync::OnceLock;
 
+use crate::clock;
 use crate::identity::{CertificateKind, HostCertificate};
-use crate::storage::locks::host_requests::{self, HostLookup, HostOperation, HostStatements};
-use crate::storage::locks::{self as lock_store, admin as admin_store};
+use crate::storage::locks::admin as admin_store;
+use crate::storage::locks::host_requests::{self, HostRequest, HostRequestRow};
+use crate::storage::locks::statements::{HostLookup, HostOperation, OptOutRule};
+use crate::storage::locks::{self as lock_store, LockStatements};
 use crate::storage::{catalog, Conn, Database, StorageError};
-use model::{Lock, UPDATE_LOCK_TYPE};
+use model::{Lock, Refusal, UPDATE_LOCK_TYPE};
 pub use name::{InvalidLockName, LockName, LockRef};
+use policy::PolicyPattern;
 
 /// The host parameter through which an admin opts a host out of update locks.
 pub const OPT_OUT_PARAMETER: &str = "can_acquire_update_locks";
@@ -31,9 +37,10 @@ pub enum LockError {
         subject: String,
     },
     NotFound(String),
-    /// The lock is disabled, held by another host, or the host is opted out: 412.
+    /// The host may not take (or give back) the lock now: 412, with the reason.
     PreconditionFailed {
         lock_id: i32,
+        refusal: Refusal,
     },
     /// A search or order that is not understood: 400.
     BadQuery(String),
@@ -53,8 +60,8 @@ impl fmt::Display for LockError {
         match self {
             LockError::UnknownHost { subject } => write!(f, "no host has subject {subject:?}"),
             LockError::NotFound(id) => write!(f, "lock {id:?} not found"),
-            LockError::PreconditionFailed { lock_id } => {
-                write!(f, "lock {lock_id} is in the wrong state")
+            LockError::PreconditionFailed { lock_id, refusal } => {
+                write!(f, "lock {lock_id} refused: {}", refusal.reason())
             }
             LockError::BadQuery(e) => write!(f, "{e}"),
             LockError::Invalid { errors, .. } => write!(f, "invalid: {errors:?}"),
@@ -72,11 +79,26 @@ impl From<StorageError> for LockError {
     }
 }
 
-/// A host's request answered: who asked (as Foreman knows the host) and the lock afterwards.
+/// A host's request answered: who asked (as Foreman knows the host), what happened, and the
+/// lock afterwards.
 #[derive(Debug, Clone)]
 pub struct HostAnswer {
     pub caller: Caller,
+    pub outcome: HostOutcome,
     pub lock: Lock,
+}
+
+/// What a host's successful request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostOutcome {
+    Shown,
+    /// The host became a holder.
+    Granted,
+    /// The host held a slot already; its lease starts again.
+    Refreshed,
+    Released,
+    /// A release by a host that held nothing: nothing to give back.
+    NotHeld,
 }
 
 /// The Foreman host a certificate identified.
@@ -89,26 +111,28 @@ pub struct Caller {
 /// Lock operations, and what is worth remembering between them.
 pub struct LockManager {
     db: Database,
-    statements: HostStatements,
-    /// `locks.stale_time_hours`: a held lock not refreshed for this long is stale.
+    statements: LockStatements,
+    /// `locks.stale_time_hours`: a holder not refreshed for this long is stale.
     stale_hours: u32,
+    /// The `[[locks.policies]]` patterns, for checking their time zones against the database.
+    patterns: Vec<PolicyPattern>,
     /// Whether Foreman's database has Katello's subscription facets; asked once.
     katello_facets: OnceLock<bool>,
 }
 
 impl LockManager {
-    pub fn new(db: Database, stale_hours: u32) -> LockManager {
-        let (allowed, denied) = opt_out::classified_values();
+    pub fn new(db: Database, stale_hours: u32, patterns: &[PolicyPattern]) -> LockManager {
         LockManager {
             db,
-            statements: HostStatements::new(OPT_OUT_PARAMETER, &allowed, &denied),
+            statements: lock_statements(patterns),
             stale_hours,
+            patterns: patterns.to_vec(),
             katello_facets: OnceLock::new(),
         }
     }
 
-    /// The statements a host request runs, for the benchmark's pgbench script.
-    pub fn host_statements(&self) -> &HostStatements {
+    /// The statements the requests run, for the benchmark's pgbench script and plan tests.
+    pub fn statements(&self) -> &LockStatements {
         &self.statements
     }
 
@@ -126,17 +150,17 @@ impl LockManager {
         let row = self
             .host_request(&mut conn, certificate, lock, HostOperation::Show)
             .await?;
-        let caller = caller_of(&row);
-        match row.lock() {
+        match row.lock()? {
             Some(found) => Ok(HostAnswer {
-                caller,
+                caller: caller_of(&row),
+                outcome: HostOutcome::Shown,
                 lock: found,
             }),
             None => Err(LockError::NotFound(lock.as_str().to_string())),
         }
     }
 
-    /// PUT by a host: take the lock, creating it on first use.
+    /// PUT by a host: take a slot (or refresh the one it has), creating the lock on first use.
     pub async fn acquire(
         &self,
         certificate: &HostCertificate,
@@ -144,53 +168,43 @@ impl LockManager {
     ) -> Result<HostAnswer, LockError> {
         let mut conn = self.conn().await?;
         let mut verdict = None;
-        // At most three passes: the first may leave an unusual opt-out value to us, and a lock
-        // created by someone else between our look and our create is looked at once more.
-        for _ in 0..3 {
+        // At most four passes: the first may leave an unusual opt-out value to us, a missing lock
+        // is created and asked for again, and a lock created by someone else between our look and
+        // our create is simply there on the next pass.
+        for _ in 0..4 {
             let operation = HostOperation::Acquire {
                 opt_out_verdict: verdict,
             };
             let row = self
                 .host_request(&mut conn, certificate, lock, operation)
                 .await?;
-            let caller = caller_of(&row);
-            match row.allowed {
-                None => {
-                    verdict = Some(opt_out::may_acquire(row.opt_out_value.as_deref()));
-                    continue;
-                }
-                Some(false) => {
-                    log::info!(
-                        "host {} may not acquire update locks ({OPT_OUT_PARAMETER})",
-                        caller.name
-                    );
-                    // As the plugin: the lock is still auto-created, and no event is recorded.
-                    let lock_id = match row.lock_id {
-                        Some(id) => id,
-                        None => self.find_or_create(&mut conn, lock, None).await?.id,
-                    };
-                    return Err(LockError::PreconditionFailed { lock_id });
-                }
-                Some(true) => {}
-            }
-            if let Some(acquired) = row.lock() {
-                return Ok(HostAnswer {
-                    caller,
-                    lock: acquired,
+            let Some(allowed) = row.allowed else {
+                verdict = Some(opt_out::may_acquire(row.opt_out_value.as_deref()));
+                continue;
+            };
+            if !allowed {
+                log::info!(
+                    "host {} may not acquire update locks ({OPT_OUT_PARAMETER})",
+                    row.caller_name
+                );
+                // As the plugin: the lock is still auto-created, and no event is recorded.
+                let lock_id = match row.lock_id {
+                    Some(id) => id,
+                    None => {
+                        self.create_for_host(&mut conn, lock).await?;
+                        self.find_existing(&mut conn, lock).await?.id
+                    }
+                };
+                return Err(LockError::PreconditionFailed {
+                    lock_id,
+                    refusal: Refusal::OptedOut,
                 });
             }
-            if let Some(lock_id) = row.lock_id {
-                return Err(LockError::PreconditionFailed { lock_id });
-            }
-            if let Some(created) = self
-                .create_for_host(&mut conn, lock, Some(caller.id))
-                .await?
-            {
-                return Ok(HostAnswer {
-                    caller,
-                    lock: created,
-                });
-            }
+            let Some(lock_id) = row.lock_id else {
+                self.create_for_host(&mut conn, lock).await?;
+                continue;
+            };
+            return answer(&row, lock_id);
         }
         Err(LockError::Internal(format!(
             "acquiring {:?} did not settle",
@@ -198,8 +212,8 @@ impl LockManager {
         )))
     }
 
-    /// DELETE by a host: give the lock back. Releasing a free lock succeeds; a missing lock is
-    /// created free, as the plugin does.
+    /// DELETE by a host: give its slot back. Releasing a lock one does not hold succeeds (with one
+    /// holder allowed: when the lock is free); a missing lock is created free, as the plugin does.
     pub async fn release(
         &self,
         certificate: &HostCertificate,
@@ -210,21 +224,9 @@ impl LockManager {
             let row = self
                 .host_request(&mut conn, certificate, lock, HostOperation::Release)
                 .await?;
-            let caller = caller_of(&row);
-            if let Some(released) = row.lock() {
-                return Ok(HostAnswer {
-                    caller,
-                    lock: released,
-                });
-            }
-            if let Some(lock_id) = row.lock_id {
-                return Err(LockError::PreconditionFailed { lock_id });
-            }
-            if let Some(created) = self.create_for_host(&mut conn, lock, None).await? {
-                return Ok(HostAnswer {
-                    caller,
-                    lock: created,
-                });
+            match row.lock_id {
+                Some(lock_id) => return answer(&row, lock_id),
+                None => self.create_for_host(&mut conn, lock).await?,
             }
         }
         Err(LockError::Internal(format!(
@@ -236,9 +238,7 @@ impl LockManager {
     /// GET by a Foreman user.
     pub async fn show(&self, lock: &LockRef) -> Result<Lock, LockError> {
         let mut conn = self.conn().await?;
-        find(&mut conn, lock)
-            .await?
-            .ok_or_else(|| LockError::NotFound(lock.as_str().to_string()))
+        self.find_existing(&mut conn, lock).await
     }
 
     async fn host_request(
@@ -247,7 +247,7 @@ impl LockManager {
         certificate: &HostCertificate,
         lock: &LockRef,
         operation: HostOperation,
-    ) -> Result<host_requests::HostRequestRow, LockError> {
+    ) -> Result<HostRequestRow, LockError> {
         let unknown = || LockError::UnknownHost {
             subject: certificate.subject.clone(),
         };
@@ -258,41 +258,42 @@ impl LockManager {
             }
             CertificateKind::Katello => return Err(unknown()),
         };
-        host_requests::run(
+        let request = HostRequest {
+            lookup,
+            subject: &certificate.subject,
+            lock_id: lock.id(),
+            lock_name: lock.as_str(),
+            operation,
+            clock: clock::test_now(),
+        };
+        host_requests::run(conn, &self.statements, &request)
+            .await?
+            .ok_or_else(unknown)
+    }
+
+    /// A host's first use of a name: the lock is created free (someone else may have just
+    /// created it; then it is simply there).
+    async fn create_for_host(&self, conn: &mut Conn, lock: &LockRef) -> Result<(), LockError> {
+        admin_store::create(conn, lock.as_str(), Some(UPDATE_LOCK_TYPE), true).await?;
+        Ok(())
+    }
+
+    async fn find_existing(&self, conn: &mut Conn, lock: &LockRef) -> Result<Lock, LockError> {
+        lock_store::find(
             conn,
             &self.statements,
-            lookup,
-            &certificate.subject,
+            clock::test_now(),
             lock.id(),
             lock.as_str(),
-            operation,
         )
         .await?
-        .ok_or_else(unknown)
+        .ok_or_else(|| LockError::NotFound(lock.as_str().to_string()))
     }
 
-    /// A host's first use of a name; `None` when someone else created it meanwhile.
-    async fn create_for_host(
-        &self,
-        conn: &mut Conn,
-        lock: &LockRef,
-        holder: Option<i32>,
-    ) -> Result<Option<Lock>, LockError> {
-        Ok(admin_store::create(conn, lock.as_str(), Some(UPDATE_LOCK_TYPE), true, holder).await?)
-    }
-
-    async fn find_or_create(
-        &self,
-        conn: &mut Conn,
-        lock: &LockRef,
-        holder: Option<i32>,
-    ) -> Result<Lock, LockError> {
-        if let Some(created) = self.create_for_host(conn, lock, holder).await? {
-            return Ok(created);
-        }
-        find(conn, lock)
+    async fn find_by_id(&self, conn: &mut Conn, id: i32) -> Result<Lock, LockError> {
+        lock_store::find(conn, &self.statements, clock::test_now(), Some(id), "")
             .await?
-            .ok_or_else(|| LockError::NotFound(lock.as_str().to_string()))
+            .ok_or_else(|| LockError::NotFound(id.to_string()))
     }
 
     async fn has_katello_facets(&self, conn: &mut Conn) -> Result<bool, LockError> {
@@ -304,13 +305,47 @@ impl LockManager {
     }
 }
 
-fn caller_of(row: &host_requests::HostRequestRow) -> Caller {
+/// The statements as the service builds them from these patterns (the benchmark and the plan
+/// tests build the same).
+pub fn lock_statements(patterns: &[PolicyPattern]) -> LockStatements {
+    let (allowed, denied) = opt_out::classified_values();
+    LockStatements::new(
+        &OptOutRule {
+            parameter: OPT_OUT_PARAMETER,
+            allowed: &allowed,
+            denied: &denied,
+        },
+        patterns,
+    )
+}
+
+fn caller_of(row: &HostRequestRow) -> Caller {
     Caller {
         id: row.caller_id,
         name: row.caller_name.clone(),
     }
 }
 
-async fn find(conn: &mut Conn, lock: &LockRef) -> Result<Option<Lock>, LockError> {
-    Ok(lock_store::find(conn, lock.id(), lock.as_str()).await?)
+/// A decided acquire or release, as the domain answers it.
+fn answer(row: &HostRequestRow, lock_id: i32) -> Result<HostAnswer, LockError> {
+    let outcome = match row.outcome.as_deref() {
+        Some("granted") => HostOutcome::Granted,
+        Some("refreshed") => HostOutcome::Refreshed,
+        Some("released") => HostOutcome::Released,
+        Some("not_held") => HostOutcome::NotHeld,
+        other => {
+            let refusal = Refusal::from_outcome(other, row.next_window_at).ok_or_else(|| {
+                LockError::Internal(format!("unexpected outcome {other:?} for lock {lock_id}"))
+            })?;
+            return Err(LockError::PreconditionFailed { lock_id, refusal });
+        }
+    };
+    let lock = row
+        .lock()?
+        .ok_or_else(|| LockError::Internal(format!("lock {lock_id} missing after a change")))?;
+    Ok(HostAnswer {
+        caller: caller_of(row),
+        outcome,
+        lock,
+    })
 }

@@ -3,20 +3,46 @@
 
 use chrono::NaiveDateTime;
 
+use super::policy::{Policy, PolicyChanges};
+
 /// The lock type the plugin gives auto-created locks (its only type in practice).
 pub const UPDATE_LOCK_TYPE: &str = "ForemanDlm::Dlmlock::Update";
 
-/// A row of `dlmlocks` with its holder's name.
+/// A row of `dlmlocks` with the policy in force and the hosts that hold it now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lock {
     pub id: i32,
     pub name: String,
     pub lock_type: Option<String>,
     pub enabled: bool,
-    pub host_id: Option<i32>,
-    pub holder_name: Option<String>,
     pub created_at: Option<NaiveDateTime>,
     pub updated_at: Option<NaiveDateTime>,
+    pub policy: Policy,
+    /// Oldest first; holders whose lease has run out are not here.
+    pub holders: Vec<Holder>,
+}
+
+impl Lock {
+    /// The holder the plugin shows (its `host_id`): the oldest one.
+    pub fn holder(&self) -> Option<&Holder> {
+        self.holders.first()
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.holders.len() >= usize::try_from(self.policy.max_holders).unwrap_or(usize::MAX)
+    }
+}
+
+/// A host holding a lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub host_id: i32,
+    pub name: String,
+    pub acquired_at: NaiveDateTime,
+    /// The holder's last acquire; its lease runs from here.
+    pub refreshed_at: NaiveDateTime,
+    /// `None` without a lease.
+    pub expires_at: Option<NaiveDateTime>,
 }
 
 /// A row of `dlmlock_events`.
@@ -36,6 +62,7 @@ pub struct NewLock {
     pub name: Option<String>,
     pub lock_type: Option<String>,
     pub enabled: Option<bool>,
+    pub policy: PolicyChanges,
 }
 
 /// Fields an admin changes; `None` leaves a field as it is, `Some(None)` clears it.
@@ -46,6 +73,7 @@ pub struct LockChanges {
     /// `Some(None)` is a force release.
     pub host_id: Option<Option<i32>>,
     pub enabled: Option<bool>,
+    pub policy: PolicyChanges,
 }
 
 /// A page of results and how many there are in all.
@@ -53,4 +81,47 @@ pub struct LockChanges {
 pub struct Page<T> {
     pub total: i64,
     pub items: Vec<T>,
+}
+
+/// Why a host's acquire or release was refused (the 412's `error.reason`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Another host holds the only slot.
+    Held,
+    /// Every slot is taken.
+    Full,
+    Disabled,
+    /// No window is open; `next_window_at` (UTC) is when the next one opens.
+    OutsideWindow {
+        next_window_at: Option<NaiveDateTime>,
+    },
+    /// The host's `can_acquire_update_locks` parameter says no.
+    OptedOut,
+}
+
+impl Refusal {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::Held => "held",
+            Refusal::Full => "full",
+            Refusal::Disabled => "disabled",
+            Refusal::OutsideWindow { .. } => "outside_window",
+            Refusal::OptedOut => "opted_out",
+        }
+    }
+
+    /// The refusal a statement's outcome names; `None` for an outcome that is not one.
+    pub fn from_outcome(
+        outcome: Option<&str>,
+        next_window_at: Option<NaiveDateTime>,
+    ) -> Option<Refusal> {
+        Some(match outcome? {
+            "held" => Refusal::Held,
+            "full" => Refusal::Full,
+            "disabled" => Refusal::Disabled,
+            "outside_window" => Refusal::OutsideWindow { next_window_at },
+            "opted_out" => Refusal::OptedOut,
+            _ => return None,
+        })
+    }
 }

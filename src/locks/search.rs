@@ -1,8 +1,11 @@
 //! The subset of Foreman's scoped-search syntax that admins use on locks, and `order`.
 //!
 //! `name = x`, `name != x`, `name ~ x`, `name !~ x` (likewise `host` and `type`),
-//! `enabled = true|false`, `locked = true|false`, `stale = true|false`, and a bare word (name
-//! contains it), joined with `and`. Anything else is refused with a message, never ignored.
+//! `enabled = true|false`, `locked = true|false`, `stale = true|false`, `full = true|false`,
+//! `holders <op> N` (`=`, `!=`, `<`, `<=`, `>`, `>=`), and a bare word (name contains it), joined
+//! with `and`. Anything else is refused with a message, never ignored.
+
+use chrono::NaiveDateTime;
 
 /// A text comparison as Foreman's scoped search offers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,8 +25,35 @@ pub enum LockFilter {
     Type(TextMatch),
     Enabled(bool),
     Locked(bool),
-    /// Held and not refreshed for `ListQuery::stale_hours`.
+    /// A holder has not refreshed for `ListQuery::stale_hours`.
     Stale(bool),
+    /// How many hosts hold the lock now.
+    Holders(Comparison, i64),
+    /// As many holders as `max_holders` allows.
+    Full(bool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    Equal,
+    NotEqual,
+    Less,
+    LessOrEqual,
+    Greater,
+    GreaterOrEqual,
+}
+
+impl Comparison {
+    pub fn sql(self) -> &'static str {
+        match self {
+            Comparison::Equal => "=",
+            Comparison::NotEqual => "<>",
+            Comparison::Less => "<",
+            Comparison::LessOrEqual => "<=",
+            Comparison::Greater => ">",
+            Comparison::GreaterOrEqual => ">=",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,13 +77,15 @@ pub struct ListQuery {
     pub limit: Option<i64>,
     pub offset: i64,
     pub stale_hours: u32,
+    /// The test clock, if one is set.
+    pub clock: Option<NaiveDateTime>,
 }
 
 /// A search or order the service does not understand; the text is for the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryError(pub String);
 
-const FIELDS: &str = "name, host, type, enabled, locked, stale";
+const FIELDS: &str = "name, host, type, enabled, locked, stale, full, holders";
 
 pub fn parse_search(search: &str) -> Result<Vec<LockFilter>, QueryError> {
     let tokens = tokenize(search)?;
@@ -112,7 +144,8 @@ fn tokenize(search: &str) -> Result<Vec<Token>, QueryError> {
             "search must not contain control characters".into(),
         ));
     }
-    const OPERATORS: [&str; 6] = ["!=", "!~", "<>", "=", "~", "^"];
+    // Longest first, so that `<=` is not read as `<` and `=`.
+    const OPERATORS: [&str; 10] = ["!=", "!~", "<>", "<=", ">=", "=", "~", "^", "<", ">"];
     let mut tokens = Vec::new();
     let mut chars = search.char_indices().peekable();
     while let Some(&(at, c)) = chars.peek() {
@@ -222,6 +255,28 @@ fn condition(field: &str, op: &str, value: String) -> Result<LockFilter, QueryEr
         "enabled" => LockFilter::Enabled(boolean(op, &value)?),
         "locked" => LockFilter::Locked(boolean(op, &value)?),
         "stale" => LockFilter::Stale(boolean(op, &value)?),
+        "full" => LockFilter::Full(boolean(op, &value)?),
+        "holders" => {
+            let comparison = match op {
+                "=" => Comparison::Equal,
+                "!=" | "<>" => Comparison::NotEqual,
+                "<" => Comparison::Less,
+                "<=" => Comparison::LessOrEqual,
+                ">" => Comparison::Greater,
+                ">=" => Comparison::GreaterOrEqual,
+                other => {
+                    return Err(QueryError(format!(
+                        "operator '{other}' is not supported for holders; use =, !=, <, <=, > or >="
+                    )))
+                }
+            };
+            let count = value.parse::<u32>().map_err(|_| {
+                QueryError(format!(
+                    "holders must be compared with a whole number, not '{value}'"
+                ))
+            })?;
+            LockFilter::Holders(comparison, i64::from(count))
+        }
         other => {
             return Err(QueryError(format!(
                 "unknown search field '{other}'; known fields: {FIELDS}"
@@ -297,6 +352,17 @@ mod tests {
             Ok(vec![LockFilter::Stale(true)])
         );
         assert_eq!(
+            parse_search("holders > 2 and full = true"),
+            Ok(vec![
+                LockFilter::Holders(Comparison::Greater, 2),
+                LockFilter::Full(true)
+            ])
+        );
+        assert_eq!(
+            parse_search("holders<=1"),
+            Ok(vec![LockFilter::Holders(Comparison::LessOrEqual, 1)])
+        );
+        assert_eq!(
             parse_search("locked != true"),
             Ok(vec![LockFilter::Locked(false)])
         );
@@ -330,6 +396,10 @@ mod tests {
             "name = a name = b",
             "   ",
             "host ^ x",
+            "holders > many",
+            "holders ~ 2",
+            "holders > -1",
+            "name > a",
             "name = a\0b",
             "\0",
         ] {

@@ -19,6 +19,8 @@ pub use database_yml::{conninfo_from_foreman_yml, redact_database_url, FOREMAN_D
 pub use listen::{FileMode, ListenAddr};
 pub use secret::Secret;
 
+use crate::locks::policy::PolicyPattern;
+
 /// Where operators put the settings file; a missing file at this default path is not an error.
 pub const DEFAULT_SETTINGS_PATH: &str = "/etc/foreman-dlm/settings.toml";
 
@@ -121,6 +123,11 @@ fn default_connections_per_address() -> usize {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct LockSettings {
     pub stale_time_hours: u32,
+    /// How often expired leases are swept on locks nobody asks for.
+    pub sweep_interval_seconds: u64,
+    /// Policy defaults by lock name; the first match wins.
+    #[serde(default)]
+    pub policies: Vec<PolicyPattern>,
 }
 
 #[derive(Debug)]
@@ -191,6 +198,14 @@ impl Settings {
         }
         if self.locks.stale_time_hours == 0 {
             return invalid("locks.stale_time_hours must be at least 1");
+        }
+        if !(1..=30).contains(&self.locks.sweep_interval_seconds) {
+            return invalid("locks.sweep_interval_seconds must be between 1 and 30");
+        }
+        for pattern in &self.locks.policies {
+            pattern
+                .check()
+                .map_err(|e| SettingsError::Invalid(e.to_string()))?;
         }
         if self.http.header_timeout_seconds == 0 || self.http.body_timeout_seconds == 0 {
             return invalid(
@@ -328,6 +343,7 @@ fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, Se
         ("logins.failures_per_address_per_minute", 20.into()),
         ("logins.failures_per_login_per_minute", 10.into()),
         ("locks.stale_time_hours", 4.into()),
+        ("locks.sweep_interval_seconds", 10.into()),
         ("foreman.settings_yml", "/etc/foreman/settings.yaml".into()),
     ];
     let mut builder = Config::builder();

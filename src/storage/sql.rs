@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Untyped};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamp, Untyped};
 use diesel::QueryResult;
 
 /// A value for a `$n` placeholder.
@@ -22,6 +22,7 @@ pub enum BindValue {
     Text(Option<String>),
     Bool(Option<bool>),
     TextArray(Vec<String>),
+    Timestamp(Option<chrono::NaiveDateTime>),
 }
 
 /// A statement and its bind values; `$1` is the first value given to [`Sql::bind`]. A
@@ -62,6 +63,36 @@ impl Sql {
             binds: self.binds.clone(),
         }
     }
+}
+
+/// `template` with each `{key}` of `values` replaced in one pass, so that a value (which may hold
+/// text from the settings, inside a string literal) is never searched for another key.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let replaced = after.find('}').and_then(|close| {
+            let key = &after[..close];
+            values
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, value)| (value, close))
+        });
+        match replaced {
+            Some((value, close)) => {
+                out.push_str(value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The statement without `--` comments and with each run of whitespace as one space, string
@@ -159,6 +190,7 @@ impl QueryFragment<Pg> for Sql {
                 BindValue::Text(v) => out.push_bind_param::<Nullable<Text>, _>(v)?,
                 BindValue::Bool(v) => out.push_bind_param::<Nullable<Bool>, _>(v)?,
                 BindValue::TextArray(v) => out.push_bind_param::<Array<Text>, _>(v)?,
+                BindValue::Timestamp(v) => out.push_bind_param::<Nullable<Timestamp>, _>(v)?,
             }
             rest = &rest[at + 1 + digits..];
         }
@@ -231,6 +263,12 @@ impl From<Option<String>> for BindValue {
     }
 }
 
+impl From<Option<chrono::NaiveDateTime>> for BindValue {
+    fn from(v: Option<chrono::NaiveDateTime>) -> Self {
+        BindValue::Timestamp(v)
+    }
+}
+
 impl From<bool> for BindValue {
     fn from(v: bool) -> Self {
         BindValue::Bool(Some(v))
@@ -257,6 +295,12 @@ impl From<Vec<String>> for BindValue {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn fill_replaces_in_one_pass() {
+        let filled = super::fill("a {x} b {y} {unknown} {", &[("x", "'{y}'"), ("y", "2")]);
+        assert_eq!(filled, "a '{y}' b 2 {unknown} {");
+    }
+
     use super::*;
     use diesel::query_builder::QueryBuilder;
 

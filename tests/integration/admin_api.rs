@@ -17,7 +17,7 @@ impl Site {
     /// An admin, one user per plugin permission (`perm-<permission>`, through a role), a user
     /// with no permission, and a host with its certificate.
     fn new() -> Site {
-        let TestApp { db, server } = TestApp::spawn();
+        let TestApp { db, server, .. } = TestApp::spawn();
         let admin_id = db.add_user("admin", "admin-pw", Scheme::Bcrypt);
         db.make_admin(admin_id);
         for permission in [

@@ -19,7 +19,7 @@ fn unable(login: &str) -> Value {
 
 #[actix_web::test]
 async fn passwords_of_every_foreman_hash_scheme() {
-    let TestApp { db, server } = TestApp::spawn();
+    let TestApp { db, server, .. } = TestApp::spawn();
     for (login, scheme) in [
         ("bcrypt-user", Scheme::Bcrypt),
         ("pbkdf2-user", Scheme::Pbkdf2),
@@ -46,7 +46,7 @@ async fn passwords_of_every_foreman_hash_scheme() {
 #[actix_web::test]
 async fn unknown_users_get_the_same_answer_as_wrong_passwords() {
     // Forty failed logins from one address in a minute: above the default rate limits.
-    let TestApp { db, server } = TestApp::spawn_with(|options| {
+    let TestApp { db, server, .. } = TestApp::spawn_with(|options| {
         options.extra_toml = "[logins]\nfailures_per_address_per_minute = 1000\n\
                               failures_per_login_per_minute = 1000\n"
             .into()
@@ -84,7 +84,7 @@ async fn unknown_users_get_the_same_answer_as_wrong_passwords() {
 
 #[actix_web::test]
 async fn personal_access_tokens() {
-    let TestApp { db, server } = TestApp::spawn();
+    let TestApp { db, server, .. } = TestApp::spawn();
     let alice = db.add_user("alice", "password", Scheme::Bcrypt);
     db.make_admin(alice);
     let bob = db.add_user("bob", "password", Scheme::Bcrypt);
@@ -158,7 +158,7 @@ async fn personal_access_tokens() {
 
 #[actix_web::test]
 async fn disabled_ldap_and_hidden_users() {
-    let TestApp { db, server } = TestApp::spawn();
+    let TestApp { db, server, .. } = TestApp::spawn();
     let carol = db.add_user("carol", "password", Scheme::Bcrypt);
     db.make_admin(carol);
     db.exec(&format!(
@@ -200,7 +200,7 @@ async fn disabled_ldap_and_hidden_users() {
 
 #[actix_web::test]
 async fn host_certificates_do_not_authenticate_users() {
-    let TestApp { db, server } = TestApp::spawn();
+    let TestApp { db, server, .. } = TestApp::spawn();
     db.add_host("web1.example.com");
     let cert = crate::common::pki::shared().host("web1.example.com");
 

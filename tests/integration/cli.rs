@@ -62,6 +62,63 @@ fn check_config_prints_redacted_settings_and_passes() {
 }
 
 #[test]
+fn check_config_reads_lock_policies_in_plain_words_and_checks_their_time_zones() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = settings_file(dir.path(), &db, &pki::shared().ca_file);
+    let policies = |time_zone: &str| {
+        format!(
+            "\n[[locks.policies]]\nmatch = \"web-*\"\nmax_holders = 3\nlease_seconds = 7200\n\
+             windows = [{{ days = [\"mon\"], start = \"22:00\", end = \"04:00\", \
+             time_zone = \"{time_zone}\" }}]\n"
+        )
+    };
+    let base = std::fs::read_to_string(&config).expect("settings");
+
+    std::fs::write(&config, format!("{base}{}", policies("Europe/Berlin"))).expect("write");
+    let good = foreman_dlm(&config, &["check-config"], &[]);
+    let out = text(&good);
+    assert!(good.status.success(), "{out}");
+    assert!(
+        out.contains("web-* → 3 holders at a time, a lease of 7200s, new holders only mon 22:00–04:00 Europe/Berlin"),
+        "{out}"
+    );
+    assert!(
+        out.contains("every other lock → 1 holder at a time"),
+        "{out}"
+    );
+
+    std::fs::write(&config, format!("{base}{}", policies("Mars/Olympus"))).expect("write");
+    let unknown = foreman_dlm(&config, &["check-config"], &[]);
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown).contains("the database knows no time zone \"Mars/Olympus\""),
+        "{}",
+        text(&unknown)
+    );
+    let serve = foreman_dlm(
+        &config,
+        &["serve"],
+        &[("FOREMAN_DLM__HTTP__LISTEN", "127.0.0.1:0")],
+    );
+    assert!(!serve.status.success(), "serve refuses it too");
+    assert!(text(&serve).contains("Mars/Olympus"), "{}", text(&serve));
+
+    std::fs::write(
+        &config,
+        format!("{base}\n[[locks.policies]]\nmatch = \"x\"\nmax_holders = 0\n"),
+    )
+    .expect("write");
+    let zero = foreman_dlm(&config, &["check-config"], &[]);
+    assert!(!zero.status.success());
+    assert!(
+        text(&zero).contains("max_holders must be between 1 and"),
+        "{}",
+        text(&zero)
+    );
+}
+
+#[test]
 fn check_config_names_the_first_problem() {
     let db = TestDb::new();
     let dir = tempfile::tempdir().expect("tempdir");

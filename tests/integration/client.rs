@@ -143,6 +143,57 @@ fn waiting_node_gets_the_lock_when_it_is_released() {
 }
 
 #[test]
+fn two_nodes_share_a_two_slot_lock_and_the_third_waits() {
+    let db = TestDb::new();
+    let mut options = ServerOptions::for_db(&db);
+    options.tls = true;
+    options.extra_toml = "[[locks.policies]]\nmatch = \"web*\"\nmax_holders = 2\n".into();
+    let server = Server::spawn(&options);
+    let ids: Vec<i64> = (1..=3)
+        .map(|i| db.add_host(&format!("web{i}.example.com")))
+        .collect();
+    let nodes: Vec<Node> = (1..=3)
+        .map(|i| Node::new(&format!("web{i}.example.com")))
+        .collect();
+
+    let first = nodes[0].run(&server, &["lock"], &[]);
+    let second = nodes[1].run(&server, &["lock"], &[]);
+    let second_status = nodes[1].run(&server, &["status"], &[]);
+    let third = nodes[2].run(&server, &["lock"], &[]);
+    let not_holding = nodes[2].run(&server, &["release"], &[]);
+
+    assert!(first.status.success(), "{}", out(&first));
+    assert!(second.status.success(), "{}", out(&second));
+    assert!(
+        out(&second_status).contains("acquired by me"),
+        "{}",
+        out(&second_status)
+    );
+    assert_eq!(third.status.code(), Some(1), "{}", out(&third));
+    assert!(out(&third).contains("(full)"), "{}", out(&third));
+    assert!(
+        not_holding.status.success(),
+        "a node without a slot has nothing to give back"
+    );
+    assert_eq!(
+        db.rows(
+            "SELECT h.host_id FROM foreman_dlm_lock_holders h ORDER BY h.acquired_at, h.host_id"
+        ),
+        json!([{"host_id": ids[0]}, {"host_id": ids[1]}])
+    );
+    assert_eq!(
+        holder(&db),
+        json!(ids[0]),
+        "the plugin's column shows the oldest holder"
+    );
+
+    assert!(nodes[0].run(&server, &["release"], &[]).status.success());
+    let third_again = nodes[2].run(&server, &["lock"], &[]);
+    assert!(third_again.status.success(), "{}", out(&third_again));
+    assert_eq!(holder(&db), json!(ids[1]));
+}
+
+#[test]
 fn update_cycle_with_and_without_reboot() {
     let db = TestDb::new();
     let server = server(&db);

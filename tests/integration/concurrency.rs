@@ -7,7 +7,7 @@ use crate::common::{cert_header, pki, send, TestApp};
 
 #[actix_web::test]
 async fn fifty_hosts_acquire_one_lock_at_once() {
-    let TestApp { db, server } = TestApp::spawn();
+    let TestApp { db, server, .. } = TestApp::spawn();
     let pki = pki::shared();
     let hosts: Vec<(i64, Vec<(&str, String)>)> = (0..50)
         .map(|i| {
@@ -54,7 +54,7 @@ async fn fifty_hosts_acquire_one_lock_at_once() {
 
 #[actix_web::test]
 async fn concurrent_first_acquires_of_new_names_create_one_row_each() {
-    let TestApp { db, server } = TestApp::spawn();
+    let TestApp { db, server, .. } = TestApp::spawn();
     let pki = pki::shared();
     let a = cert_header(&pki.host("a.example.com"));
     let b = cert_header(&pki.host("b.example.com"));
@@ -80,7 +80,7 @@ async fn concurrent_first_acquires_of_new_names_create_one_row_each() {
 
 #[actix_web::test]
 async fn holders_alternate_under_churn() {
-    let TestApp { db, server } = TestApp::spawn();
+    let TestApp { db, server, .. } = TestApp::spawn();
     let pki = pki::shared();
     let hosts: Vec<Vec<(&str, String)>> = (0..6)
         .map(|i| {

@@ -92,7 +92,7 @@ fn summarize(seen: &[Seen]) -> std::collections::BTreeMap<u16, usize> {
 
 #[actix_web::test]
 async fn killed_database_connections_give_503_then_recovery() {
-    let TestApp { db, server } = TestApp::spawn();
+    let TestApp { db, server, .. } = TestApp::spawn();
     let headers = hosts(&db, "pg", 16);
     let base = vec![server.url("")];
     let until = Instant::now() + Duration::from_millis(4000);
@@ -151,7 +151,7 @@ async fn killed_database_connections_give_503_then_recovery() {
 
 #[actix_web::test]
 async fn sigkilled_server_restarts_with_consistent_locks() {
-    let TestApp { db, mut server } = TestApp::spawn();
+    let TestApp { db, mut server, .. } = TestApp::spawn();
     let port = server.addr.port();
     let headers = hosts(&db, "kill", 12);
     let base = vec![format!("http://127.0.0.1:{port}")];

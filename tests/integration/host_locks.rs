@@ -75,7 +75,7 @@ async fn acquire_of_foreign_lock_is_412_and_logs_fail() {
     assert_eq!(answer.status, 412);
     assert_eq!(
         answer.body,
-        json!({"error": {"id": lock, "message": PRECONDITION}})
+        json!({"error": {"id": lock, "message": PRECONDITION, "reason": "held"}})
     );
     assert_eq!(env.lock_row(lock)["host_id"], json!(web1));
     assert_eq!(env.lock_row(lock)["fresh"], false);

@@ -118,7 +118,7 @@ async fn certificates_that_must_not_identify() {
 
 #[actix_web::test]
 async fn verified_certificate_of_unknown_host_is_401_naming_it() {
-    let TestApp { db, server } = TestApp::spawn();
+    let TestApp { db, server, .. } = TestApp::spawn();
     let cert = pki::shared().host("ghost.example.com");
 
     let (status, body, locks) = acquire(&db, &server, &cert_header(&cert)).await;
@@ -131,7 +131,7 @@ async fn verified_certificate_of_unknown_host_is_401_naming_it() {
 
 #[actix_web::test]
 async fn certname_first_then_name_and_cn_is_lowercased() {
-    let TestApp { db, server } = TestApp::spawn();
+    let TestApp { db, server, .. } = TestApp::spawn();
     // A host whose Puppet certname differs from its name, and another host named like that certname.
     let by_certname =
         db.add_host_with_certname("app1.example.com", Some("puppet-app1.example.com"));
@@ -160,7 +160,7 @@ async fn certname_first_then_name_and_cn_is_lowercased() {
 
 #[actix_web::test]
 async fn forwarded_pem_forms_apache_spaces_and_url_escaped() {
-    let TestApp { db, server } = TestApp::spawn();
+    let TestApp { db, server, .. } = TestApp::spawn();
     let host = db.add_host("web1.example.com");
     let cert = pki::shared().host("web1.example.com");
     let escaped: String = cert

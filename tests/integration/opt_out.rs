@@ -12,7 +12,7 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        let TestApp { db, server } = TestApp::spawn();
+        let TestApp { db, server, .. } = TestApp::spawn();
         let host_id = db.add_host("web1.example.com");
         Env {
             db,

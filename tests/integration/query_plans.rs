@@ -3,12 +3,13 @@
 //! and 10,000 locks: none may scan Foreman's `hosts` table. Each plan here is of the statement
 //! constant or builder the service itself uses, with bind values, never a copy.
 
+use chrono::NaiveDateTime;
+use foreman_dlm::locks::lock_statements;
 use foreman_dlm::locks::search::{parse_order, parse_search, ListQuery};
-use foreman_dlm::locks::{opt_out, OPT_OUT_PARAMETER};
 use foreman_dlm::settings::Secret;
 use foreman_dlm::storage::locks::events::{EXPIRE_SQL, PAGE_OLDEST_FIRST_SQL};
-use foreman_dlm::storage::locks::host_requests::{HostLookup, HostOperation, HostStatements};
 use foreman_dlm::storage::locks::search::explain_list;
+use foreman_dlm::storage::locks::statements::{HostLookup, HostOperation};
 use foreman_dlm::storage::sql::{explain, sql};
 use foreman_dlm::storage::Database;
 
@@ -52,8 +53,7 @@ async fn statements_never_scan_hosts_or_locks() {
 
     // The host statements, as the lock manager builds them, for an existing lock by name and
     // by id, for a known and an unknown host.
-    let (allowed, denied) = opt_out::classified_values();
-    let statements = HostStatements::new(OPT_OUT_PARAMETER, &allowed, &denied);
+    let statements = lock_statements(&[]);
     for operation in [
         HostOperation::Show,
         HostOperation::Acquire {
@@ -65,11 +65,12 @@ async fn statements_never_scan_hosts_or_locks() {
             ("host4242.example.com", None, "lock-42"),
             ("nobody.example.com", Some(42), "42"),
         ] {
-            let statement = sql(statements.text(operation, HostLookup::Certname))
+            let statement = sql(statements.host_request(operation, HostLookup::Certname))
                 .bind(subject)
                 .bind(id)
                 .bind(name)
-                .bind(None::<bool>);
+                .bind(None::<bool>)
+                .bind(None::<NaiveDateTime>);
             let plan = explain(&mut conn, &statement).await.expect("explain");
             assert_no_scan_of(
                 &plan,
@@ -91,6 +92,8 @@ async fn statements_never_scan_hosts_or_locks() {
         "locked = true",
         "stale = true and name ~ lock",
         "type = ForemanDlm::Dlmlock::Update",
+        "holders > 0",
+        "full = true",
     ];
     for search in searches {
         for order in ["name", "host DESC", "updated_at"] {
@@ -106,8 +109,11 @@ async fn statements_never_scan_hosts_or_locks() {
                 limit: Some(20),
                 offset: 0,
                 stale_hours: 4,
+                clock: None,
             };
-            let plans = explain_list(&mut conn, &query).await.expect("explain");
+            let plans = explain_list(&mut conn, &statements, &query)
+                .await
+                .expect("explain");
             for plan in &plans {
                 assert_no_scan_of(
                     plan,

@@ -107,19 +107,25 @@ pub(crate) struct HostRequests {
     pub(crate) acquire_cluster: Vec<u8>,
     pub(crate) release_cluster: Vec<u8>,
     pub(crate) show_cluster: Vec<u8>,
+    pub(crate) acquire_semaphore: Vec<u8>,
+    pub(crate) release_semaphore: Vec<u8>,
 }
 
 impl HostRequests {
-    /// Host `i` (1-based) owns lock `own-i` and shares `cluster-(i-1)/10` with its cluster.
+    /// Host `i` (1-based) owns lock `own-i` and shares `cluster-(i-1)/10` (one slot) and
+    /// `sem-(i-1)/10` (three slots, see `BENCH_POLICIES`) with its cluster.
     pub(crate) fn new(i: usize, cert_header: &str) -> HostRequests {
         let own = format!("/api/dlmlocks/own-{i:06}/lock");
         let cluster = format!("/api/dlmlocks/cluster-{:04}/lock", (i - 1) / 10);
+        let semaphore = format!("/api/dlmlocks/sem-{:04}/lock", (i - 1) / 10);
         HostRequests {
             acquire_own: request("PUT", &own, cert_header),
             release_own: request("DELETE", &own, cert_header),
             acquire_cluster: request("PUT", &cluster, cert_header),
             release_cluster: request("DELETE", &cluster, cert_header),
             show_cluster: request("GET", &cluster, cert_header),
+            acquire_semaphore: request("PUT", &semaphore, cert_header),
+            release_semaphore: request("DELETE", &semaphore, cert_header),
         }
     }
 }

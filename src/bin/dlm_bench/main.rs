@@ -22,14 +22,14 @@ use diesel::RunQueryDsl;
 
 use foreman_dlm::demo::pki::{Authority, Validity};
 use foreman_dlm::locks::history::{replay, HolderChange};
-use foreman_dlm::locks::{opt_out, OPT_OUT_PARAMETER};
+use foreman_dlm::locks::policy::PolicyPattern;
 use foreman_dlm::settings::Secret;
 use foreman_dlm::storage::blocking::BlockingConnection;
-use foreman_dlm::storage::locks::host_requests::HostStatements;
 
 use client::HostRequests;
 use cpu::{compare, Comparison};
 use report::{median, Figures, Report};
+use scenarios::Shared;
 use seed::{host_name, BenchDatabase, Seed};
 use server::Server;
 
@@ -93,6 +93,25 @@ fn main() {
     }
 }
 
+/// The lock policies of the benchmark's server: the `semaphore` scenario's locks have 3 slots. The
+/// pgbench script is built from the same, so that it runs the server's statements exactly.
+const BENCH_POLICIES: &str = "[[locks.policies]]\nmatch = \"sem-*\"\nmax_holders = 3\n";
+
+/// Slots of the semaphore locks.
+const SEMAPHORE_SLOTS: usize = 3;
+
+fn bench_policies() -> Result<Vec<PolicyPattern>, Box<dyn std::error::Error>> {
+    #[derive(serde::Deserialize)]
+    struct Locks {
+        policies: Vec<PolicyPattern>,
+    }
+    #[derive(serde::Deserialize)]
+    struct File {
+        locks: Locks,
+    }
+    Ok(toml::from_str::<File>(BENCH_POLICIES)?.locks.policies)
+}
+
 /// What the measuring part of a run produced.
 struct Measured {
     uncontended: Figures,
@@ -100,6 +119,7 @@ struct Measured {
     baseline_cycles: Vec<f64>,
     sweep: Vec<(usize, f64)>,
     contended: Figures,
+    semaphore: Figures,
     poll: Figures,
 }
 
@@ -134,8 +154,11 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let cluster_hosts: Rc<[HostRequests]> =
         hosts[..contended_hosts.max(10).min(hosts.len())].into();
 
+    let config = dir.join("settings.toml");
+    std::fs::write(&config, BENCH_POLICIES)?;
     let server = Server::start(
         &server::sibling_binary()?,
+        &config,
         &database.url,
         &ca_file,
         args.pool_size,
@@ -143,14 +166,14 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let baseline = match &args.baseline {
         Some(binary) => Some(Server::start(
             binary,
+            &config,
             &database.url,
             &ca_file,
             args.pool_size,
         )?),
         None => None,
     };
-    let (allowed, denied) = opt_out::classified_values();
-    let statements = HostStatements::new(OPT_OUT_PARAMETER, &allowed, &denied);
+    let statements = foreman_dlm::locks::lock_statements(&bench_policies()?);
     let pgbench = pgbench::Pgbench::new(&database.url, &statements, used_hosts, &dir)?;
 
     let measured = actix_web::rt::System::new().block_on(async {
@@ -181,7 +204,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("sweep: {concurrency} clients, ratio {:.2}", median(&ratios));
             sweep.push((concurrency, median(&ratios)));
         }
-        let contended = scenarios::contended(server.addr, &cluster_hosts, args).await;
+        let contended =
+            scenarios::take_turns(server.addr, &cluster_hosts, Shared::Cluster, args).await;
+        let semaphore =
+            scenarios::take_turns(server.addr, &cluster_hosts, Shared::Semaphore, args).await;
         let poll = scenarios::poll(server.addr, cluster_hosts.clone(), args).await;
         Ok::<_, Box<dyn std::error::Error>>(Measured {
             uncontended,
@@ -189,6 +215,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             baseline_cycles,
             sweep,
             contended,
+            semaphore,
             poll,
         })
     })?;
@@ -196,8 +223,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     drop(server);
     drop(baseline);
 
-    let double_holders = locks_with_two_holders(&database.url)?;
-    let report = Report::new(args, measured, contended_hosts, double_holders, rss);
+    let over_capacity = locks_over_capacity(&database.url)?;
+    let report = Report::new(args, measured, contended_hosts, over_capacity, rss);
     report.print();
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&report.json())?)?;
@@ -206,27 +233,46 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     report.verdict()
 }
 
-/// Locks whose event history shows an acquire while held, or a release by another host.
-fn locks_with_two_holders(database_url: &str) -> Result<usize, Box<dyn std::error::Error>> {
+/// Locks whose event history shows more holders than they allow (one; three for `sem-*`), or a
+/// release by a host that held nothing: (one-slot locks, semaphore locks).
+fn locks_over_capacity(database_url: &str) -> Result<(usize, usize), Box<dyn std::error::Error>> {
     #[derive(diesel::QueryableByName)]
     struct Event {
         #[diesel(sql_type = diesel::sql_types::Integer)]
         dlmlock_id: i32,
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        acquired: bool,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        event_type: String,
         #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
         host_id: Option<i32>,
     }
+    #[derive(diesel::QueryableByName)]
+    struct Semaphore {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        id: i32,
+    }
     let mut conn = BlockingConnection::connect(&Secret::new(database_url))?;
     let events: Vec<Event> = diesel::sql_query(
-        "SELECT dlmlock_id, event_type = 'acquire' AS acquired, host_id FROM dlmlock_events \
-         WHERE event_type IN ('acquire', 'release') ORDER BY id",
+        "SELECT dlmlock_id, event_type, host_id FROM dlmlock_events \
+         WHERE event_type IN ('acquire', 'release', 'expire') ORDER BY id",
     )
     .load(&mut *conn)?;
-    let changes = events.into_iter().map(|e| HolderChange {
-        lock_id: e.dlmlock_id,
-        acquired: e.acquired,
-        host_id: e.host_id,
-    });
-    Ok(replay(changes, |_| 1).locks_with_violations().len())
+    let semaphores: std::collections::BTreeSet<i32> =
+        diesel::sql_query("SELECT id FROM dlmlocks WHERE name LIKE 'sem-%'")
+            .load::<Semaphore>(&mut *conn)?
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+    let changes = events
+        .into_iter()
+        .filter_map(|e| HolderChange::from_event(e.dlmlock_id, &e.event_type, e.host_id));
+    let slots = |lock| {
+        if semaphores.contains(&lock) {
+            SEMAPHORE_SLOTS
+        } else {
+            1
+        }
+    };
+    let over = replay(changes, slots).locks_with_violations();
+    let in_semaphores = over.iter().filter(|l| semaphores.contains(l)).count();
+    Ok((over.len() - in_semaphores, in_semaphores))
 }

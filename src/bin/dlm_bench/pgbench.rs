@@ -5,29 +5,31 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use foreman_dlm::storage::locks::host_requests::{HostLookup, HostOperation, HostStatements};
+use foreman_dlm::storage::locks::statements::{HostLookup, HostOperation};
+use foreman_dlm::storage::locks::LockStatements;
 
 use super::cpu::process_cpu_seconds;
 
 /// The statements one host's acquire and release run in the server — the very texts the server
 /// prepares — as a pgbench script. Each request is ONE statement: host lookup, check-in, (for
-/// acquire) the opt-out parameter, the transfer and its event.
-pub(crate) fn pgbench_script(statements: &HostStatements, hosts: usize) -> String {
+/// acquire) the opt-out parameter, the policy, the change of holders and its events.
+pub(crate) fn pgbench_script(statements: &LockStatements, hosts: usize) -> String {
     let subject = "('bench-' || lpad(:h::text, 6, '0') || '.example.com')";
     let lock_name = "('own-' || lpad(:h::text, 6, '0'))";
     let bind = |sql: &str| {
-        sql.replace("$4", "NULL::boolean")
+        sql.replace("$5", "NULL::timestamp")
+            .replace("$4", "NULL::boolean")
             .replace("$3", lock_name)
             .replace("$2", "NULL::integer")
             .replace("$1", subject)
     };
-    let acquire = bind(statements.text(
+    let acquire = bind(statements.host_request(
         HostOperation::Acquire {
             opt_out_verdict: None,
         },
         HostLookup::Certname,
     ));
-    let release = bind(statements.text(HostOperation::Release, HostLookup::Certname));
+    let release = bind(statements.host_request(HostOperation::Release, HostLookup::Certname));
     format!("\\set h random(1, {hosts})\n{acquire};\n{release};\n")
 }
 
@@ -40,7 +42,7 @@ pub(crate) struct Pgbench {
 impl Pgbench {
     pub(crate) fn new(
         database_url: &str,
-        statements: &HostStatements,
+        statements: &LockStatements,
         used_hosts: usize,
         dir: &Path,
     ) -> Result<Pgbench, Box<dyn std::error::Error>> {

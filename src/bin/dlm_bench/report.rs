@@ -61,7 +61,8 @@ pub struct Report<'a> {
     args: &'a Args,
     measured: Measured,
     contended_hosts: usize,
-    double_holders: usize,
+    /// Locks whose history shows more holders than allowed: (one-slot, semaphore).
+    over_capacity: (usize, usize),
     rss: (f64, f64),
 }
 
@@ -70,14 +71,14 @@ impl<'a> Report<'a> {
         args: &'a Args,
         measured: Measured,
         contended_hosts: usize,
-        double_holders: usize,
+        over_capacity: (usize, usize),
         rss: (f64, f64),
     ) -> Report<'a> {
         Report {
             args,
             measured,
             contended_hosts,
-            double_holders,
+            over_capacity,
             rss,
         }
     }
@@ -147,6 +148,7 @@ impl<'a> Report<'a> {
         for (name, figures) in [
             ("uncontended", &m.uncontended),
             ("contended", &m.contended),
+            ("semaphore", &m.semaphore),
             ("poll", &m.poll),
         ] {
             println!(
@@ -206,7 +208,18 @@ impl<'a> Report<'a> {
             m.contended.cycles,
             self.contended_hosts,
             self.contended_hosts / 10,
-            self.double_holders
+            self.over_capacity.0
+        );
+        println!(
+            "semaphore: {} full update cycles ({:.0}/s) by {} hosts on {} locks of {} slots; \
+             more than {} holders: {}",
+            m.semaphore.cycles,
+            m.semaphore.cycles as f64 / m.semaphore.elapsed.max(1e-9),
+            self.contended_hosts,
+            self.contended_hosts / 10,
+            super::SEMAPHORE_SLOTS,
+            super::SEMAPHORE_SLOTS,
+            self.over_capacity.1
         );
         println!(
             "server memory: peak RSS {:.1} MB, RSS at end {:.1} MB",
@@ -220,7 +233,16 @@ impl<'a> Report<'a> {
             "scenarios": {
                 "uncontended": m.uncontended.json(),
                 "contended": m.contended.json(),
+                "semaphore": m.semaphore.json(),
                 "poll": m.poll.json(),
+            },
+            "semaphore": {
+                "hosts": self.contended_hosts,
+                "locks": self.contended_hosts / 10,
+                "max_holders": super::SEMAPHORE_SLOTS,
+                "cycles": m.semaphore.cycles,
+                "cycles_per_s": round(m.semaphore.cycles as f64 / m.semaphore.elapsed.max(1e-9)),
+                "more_than_max_holders": self.over_capacity.1,
             },
             "pgbench_tps": round(self.pgbench_tps()),
             "ratio": round(median(&self.round_ratios())),
@@ -228,7 +250,7 @@ impl<'a> Report<'a> {
             "baseline_cycles_per_s":
                 m.baseline_cycles.iter().map(|c| round(*c)).collect::<Vec<_>>(),
             "speedup_over_baseline": self.speedup().map(round),
-            "double_holders": self.double_holders,
+            "double_holders": self.over_capacity.0,
             "cycles_per_s": round(self.cycles_per_second()),
             "contended_cycles": m.contended.cycles,
             "server_peak_rss_mb": round(self.rss.0),
@@ -255,11 +277,16 @@ impl<'a> Report<'a> {
     /// Fails the run on two holders, or on any request that got a wrong answer: then the figures
     /// mean nothing.
     pub fn verdict(&self) -> Result<(), Box<dyn std::error::Error>> {
-        if self.double_holders > 0 {
-            return Err(format!("{} lock(s) had two holders", self.double_holders).into());
+        let (single, semaphore) = self.over_capacity;
+        if single + semaphore > 0 {
+            return Err(format!(
+                "{single} lock(s) had two holders, {semaphore} semaphore(s) more than {}",
+                super::SEMAPHORE_SLOTS
+            )
+            .into());
         }
         let m = &self.measured;
-        let errors = m.uncontended.errors + m.contended.errors + m.poll.errors;
+        let errors = m.uncontended.errors + m.contended.errors + m.semaphore.errors + m.poll.errors;
         if errors > 0 {
             return Err(format!("{errors} request(s) failed").into());
         }

@@ -54,10 +54,20 @@ pub(crate) async fn uncontended(
     total
 }
 
-/// Hosts in clusters of 10 (`cluster-NNNN`): acquire with retry on 412, hold briefly, release.
-pub(crate) async fn contended(
+/// Which shared lock a cluster takes turns on.
+#[derive(Clone, Copy)]
+pub(crate) enum Shared {
+    /// `cluster-NNNN`: one holder at a time.
+    Cluster,
+    /// `sem-NNNN`: three holders at a time.
+    Semaphore,
+}
+
+/// Hosts in clusters of 10 on a shared lock: acquire with retry on 412, hold briefly, release.
+pub(crate) async fn take_turns(
     addr: std::net::SocketAddr,
     hosts: &[HostRequests],
+    shared: Shared,
     args: &Args,
 ) -> Figures {
     let until = Instant::now() + Duration::from_secs(args.seconds);
@@ -67,16 +77,20 @@ pub(crate) async fn contended(
         .cloned()
         .enumerate()
         .map(|(i, host)| async move {
+            let (acquire, release) = match shared {
+                Shared::Cluster => (&host.acquire_cluster, &host.release_cluster),
+                Shared::Semaphore => (&host.acquire_semaphore, &host.release_semaphore),
+            };
             let mut connection = HttpConnection::new(addr);
             let mut figures = Figures::default();
             let mut backoff = 5u64 + (i as u64 % 7);
             while Instant::now() < until {
-                let (acquired, t) = connection.call(&host.acquire_cluster).await;
+                let (acquired, t) = connection.call(acquire).await;
                 figures.latencies.push(t);
                 match acquired {
                     200 => {
                         actix_web::rt::time::sleep(Duration::from_millis(2)).await;
-                        let (released, t) = connection.call(&host.release_cluster).await;
+                        let (released, t) = connection.call(release).await;
                         figures.latencies.push(t);
                         figures.errors += usize::from(released != 200);
                         figures.cycles += usize::from(released == 200);
@@ -91,7 +105,7 @@ pub(crate) async fn contended(
                 }
             }
             // Leave no lock held.
-            let _ = connection.call(&host.release_cluster).await;
+            let _ = connection.call(release).await;
             figures
         });
     let mut total = gather(tasks).await;

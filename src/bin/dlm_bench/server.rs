@@ -29,14 +29,18 @@ pub fn sibling_binary() -> Result<PathBuf, String> {
 }
 
 impl Server {
-    /// Starts `binary serve` on 127.0.0.1, port 0, and waits for the address it logs.
+    /// Starts `binary serve` on 127.0.0.1, port 0, with the settings file `config` (the lock
+    /// policies) and the rest from the environment, and waits for the address it logs.
     pub fn start(
         binary: &Path,
+        config: &Path,
         database_url: &str,
         ca_file: &Path,
         pool_size: u32,
     ) -> Result<Server, String> {
         let mut child = Command::new(binary)
+            .arg("--config")
+            .arg(config)
             .arg("serve")
             .env("FOREMAN_DLM__DATABASE__URL", database_url)
             .env("FOREMAN_DLM__DATABASE__POOL_SIZE", pool_size.to_string())

@@ -1,48 +1,49 @@
-//! Creating, editing and deleting locks.
+//! Creating, editing and deleting locks, setting their policies, releasing one holder.
 
-use std::sync::LazyLock;
-
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::BigInt;
-use diesel_async::RunQueryDsl;
+use diesel::sql_types::{BigInt, Integer};
+use diesel_async::{AsyncConnection, RunQueryDsl};
 
-use super::{LockRow, API_ADMIN_ID};
-use crate::locks::model::{Lock, LockChanges};
+use super::LockStatements;
+use crate::locks::model::LockChanges;
+use crate::locks::policy::PolicyChanges;
 use crate::storage::sql::sql;
 use crate::storage::{Conn, StorageError};
 
-static CREATE_SQL: LazyLock<String> =
-    LazyLock::new(|| include_str!("sql/create.sql").replace("{api_admin}", API_ADMIN_ID));
-
 /// The statement that creates a lock; the benchmark's pgbench script runs it too.
 pub fn create_statement() -> &'static str {
-    CREATE_SQL.as_str()
+    include_str!("sql/create.sql")
 }
 
-/// Creates a lock `name` held by `holder` (with its `acquire` event), in one statement; `Ok(None)`
-/// when a lock of that name exists, so the caller looks again instead.
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = Integer)]
+    id: i32,
+}
+
+/// Creates a free lock `name`; `Ok(None)` when a lock of that name exists, so the caller looks
+/// again instead.
 pub async fn create(
     conn: &mut Conn,
     name: &str,
     lock_type: Option<&str>,
     enabled: bool,
-    holder: Option<i32>,
-) -> Result<Option<Lock>, StorageError> {
-    let row: Option<LockRow> = sql(CREATE_SQL.as_str())
+) -> Result<Option<i32>, StorageError> {
+    let row: Option<Id> = sql(create_statement())
         .bind(name)
         .bind(lock_type)
         .bind(enabled)
-        .bind(holder)
         .get_result(conn)
         .await
         .optional()?;
-    Ok(row.map(Lock::from))
+    Ok(row.map(|r| r.id))
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum UpdateOutcome {
-    Updated(Lock),
+    Updated,
     NotFound,
     NameTaken,
     UnknownHost,
@@ -56,9 +57,11 @@ struct Count {
 
 /// An admin's edit and its events, in one statement. A name another lock has is refused: by the
 /// unique index, or — for the names it leaves out (duplicated before foreman-dlm) — by the check
-/// before it. A host id that names no host is refused by the plugin's foreign key.
-pub async fn update(
+/// before it. A host id that names no host is refused by the foreign keys.
+async fn update(
     conn: &mut Conn,
+    statements: &LockStatements,
+    clock: Option<NaiveDateTime>,
     lock_id: i32,
     changes: &LockChanges,
     acting_user: i32,
@@ -73,7 +76,7 @@ pub async fn update(
             return Ok(UpdateOutcome::NameTaken);
         }
     }
-    let result: Result<Option<LockRow>, DieselError> = sql(include_str!("sql/update.sql"))
+    let result: Result<Option<Id>, DieselError> = sql(statements.update)
         .bind(lock_id)
         .bind(changes.name.is_some())
         .bind(changes.name.as_deref())
@@ -84,11 +87,12 @@ pub async fn update(
         .bind(changes.enabled.is_some())
         .bind(changes.enabled)
         .bind(acting_user)
+        .bind(clock)
         .get_result(conn)
         .await
         .optional();
     match result {
-        Ok(Some(row)) => Ok(UpdateOutcome::Updated(row.into())),
+        Ok(Some(_)) => Ok(UpdateOutcome::Updated),
         Ok(None) => Ok(UpdateOutcome::NotFound),
         Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
             Ok(UpdateOutcome::NameTaken)
@@ -100,12 +104,153 @@ pub async fn update(
     }
 }
 
-/// Deletes a lock and its events in one statement; returns the lock as it was.
-pub async fn destroy(conn: &mut Conn, lock_id: i32) -> Result<Option<Lock>, StorageError> {
-    let row: Option<LockRow> = sql(include_str!("sql/destroy.sql"))
+/// An admin's new lock with its policy values, in one transaction; `Ok(None)`: the name is taken.
+pub async fn create_with_policy(
+    conn: &mut Conn,
+    name: &str,
+    lock_type: Option<&str>,
+    enabled: bool,
+    policy: &PolicyChanges,
+) -> Result<Option<i32>, StorageError> {
+    conn.transaction::<_, StorageError, _>(async |conn| {
+        let created = create(conn, name, lock_type, enabled).await?;
+        if let Some(id) = created.filter(|_| !policy.is_empty()) {
+            set_policy(conn, id, policy).await?;
+        }
+        Ok(created)
+    })
+    .await
+}
+
+/// An admin's edit of a lock's fields and policy, in one transaction.
+pub async fn edit(
+    conn: &mut Conn,
+    statements: &LockStatements,
+    clock: Option<NaiveDateTime>,
+    lock_id: i32,
+    changes: &LockChanges,
+    acting_user: i32,
+) -> Result<UpdateOutcome, StorageError> {
+    /// A refused edit rolls the transaction back (a failed statement has aborted it anyway).
+    enum Abort {
+        Refused(UpdateOutcome),
+        Failed(StorageError),
+    }
+    impl From<DieselError> for Abort {
+        fn from(e: DieselError) -> Abort {
+            Abort::Failed(e.into())
+        }
+    }
+    let result = conn
+        .transaction::<_, Abort, _>(async |conn| {
+            let outcome = update(conn, statements, clock, lock_id, changes, acting_user)
+                .await
+                .map_err(Abort::Failed)?;
+            if outcome != UpdateOutcome::Updated {
+                return Err(Abort::Refused(outcome));
+            }
+            if !changes.policy.is_empty() {
+                set_policy(conn, lock_id, &changes.policy)
+                    .await
+                    .map_err(Abort::Failed)?;
+            }
+            Ok(outcome)
+        })
+        .await;
+    match result {
+        Ok(outcome) | Err(Abort::Refused(outcome)) => Ok(outcome),
+        Err(Abort::Failed(e)) => Err(e),
+    }
+}
+
+/// Stores the policy values an admin gave for a lock (the others stay as they were).
+async fn set_policy(
+    conn: &mut Conn,
+    lock_id: i32,
+    changes: &PolicyChanges,
+) -> Result<(), StorageError> {
+    let windows = match &changes.windows {
+        Some(windows) => Some(
+            serde_json::to_string(windows)
+                .map_err(|e| StorageError::Query(DieselError::SerializationError(Box::new(e))))?,
+        ),
+        None => None,
+    };
+    sql(include_str!("sql/set_policy.sql"))
+        .bind(lock_id)
+        .bind(changes.max_holders.is_some())
+        .bind(changes.max_holders)
+        .bind(changes.lease_seconds.is_some())
+        // 0: no lease, set explicitly (see the migration).
+        .bind(changes.lease_seconds.map(|lease| lease.unwrap_or(0)))
+        .bind(windows.is_some())
+        .bind(windows)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct Released {
+    #[diesel(sql_type = BigInt)]
+    locks: i64,
+    #[diesel(sql_type = BigInt)]
+    released: i64,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum HolderRelease {
+    Released,
+    NotAHolder,
+    NoSuchLock,
+}
+
+/// An admin frees one holder's slot, with a `release` event naming the admin.
+pub async fn release_holder(
+    conn: &mut Conn,
+    statements: &LockStatements,
+    clock: Option<NaiveDateTime>,
+    lock_id: i32,
+    host_id: i32,
+    acting_user: i32,
+) -> Result<HolderRelease, StorageError> {
+    let row: Released = sql(statements.release_holder)
+        .bind(lock_id)
+        .bind(host_id)
+        .bind(acting_user)
+        .bind(clock)
+        .get_result(conn)
+        .await?;
+    Ok(match (row.locks, row.released) {
+        (0, _) => HolderRelease::NoSuchLock,
+        (_, 0) => HolderRelease::NotAHolder,
+        _ => HolderRelease::Released,
+    })
+}
+
+/// Deletes a lock and its events in one statement; whether it was there.
+pub async fn destroy(conn: &mut Conn, lock_id: i32) -> Result<bool, StorageError> {
+    let row: Option<Id> = sql(include_str!("sql/destroy.sql"))
         .bind(lock_id)
         .get_result(conn)
         .await
         .optional()?;
-    Ok(row.map(Lock::from))
+    Ok(row.is_some())
+}
+
+#[derive(QueryableByName)]
+struct Known {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    known: bool,
+}
+
+/// Whether the database knows a time zone by this name: the database evaluates windows, so its
+/// zone list is the one that counts.
+pub async fn time_zone_exists(conn: &mut Conn, name: &str) -> Result<bool, StorageError> {
+    let row: Known =
+        sql("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1) AS known")
+            .bind(name)
+            .get_result(conn)
+            .await?;
+    Ok(row.known)
 }

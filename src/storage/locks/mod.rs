@@ -1,29 +1,36 @@
-//! SQL for the plugin's lock tables: one row type, and the statements grouped by concern.
+//! SQL for the lock tables (the plugin's, and foreman-dlm's holders and policies): one row type,
+//! and the statements grouped by concern.
 //!
+//! - `statements`: the texts, assembled once from the `.sql` files and the settings.
 //! - `host_requests`: a host's show, acquire and release — each ONE statement that also finds the
-//!   host, records its check-in and resolves its opt-out parameter.
-//! - `admin`: create, edit, delete.
+//!   host, records its check-in, resolves its opt-out parameter and applies the lock's policy.
+//! - `admin`: create, edit, delete, policies, releasing one holder.
 //! - `search`: the admin index.
 //! - `events`: a lock's event log and its expiry.
+//! - `leases`: the sweep that frees expired holders' slots.
 //!
 //! Timestamps come from the database clock (`now() AT TIME ZONE 'UTC'`): Foreman stores UTC in
-//! `timestamp without time zone`, and every instance of an HA pair then agrees on "now".
+//! `timestamp without time zone`, and every instance of an HA pair then agrees on "now". Tests
+//! may pass a clock of their own instead (see `crate::clock`).
 
 pub mod admin;
 pub mod events;
 pub mod host_requests;
+pub mod leases;
 pub mod search;
-
-use std::sync::LazyLock;
+pub mod statements;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Integer, Nullable, Timestamp, Varchar};
+use diesel::sql_types::{Bool, Integer, Nullable, Text, Timestamp, Varchar};
 use diesel_async::RunQueryDsl;
+use serde::Deserialize;
 
 use super::sql::sql;
 use super::{Conn, StorageError};
-use crate::locks::model::Lock;
+use crate::locks::model::{Holder, Lock};
+use crate::locks::policy::{Policy, Window};
+pub use statements::LockStatements;
 
 /// The columns every statement that returns a lock ends with, in this order and with these names.
 #[derive(Debug, Clone, QueryableByName)]
@@ -36,69 +43,80 @@ pub struct LockRow {
     lock_type: Option<String>,
     #[diesel(sql_type = Bool)]
     enabled: bool,
-    #[diesel(sql_type = Nullable<Integer>)]
-    host_id: Option<i32>,
     #[diesel(sql_type = Nullable<Timestamp>)]
     created_at: Option<NaiveDateTime>,
     #[diesel(sql_type = Nullable<Timestamp>)]
     updated_at: Option<NaiveDateTime>,
-    #[diesel(sql_type = Nullable<Varchar>)]
-    holder_name: Option<String>,
+    #[diesel(sql_type = Integer)]
+    max_holders: i32,
+    #[diesel(sql_type = Nullable<Integer>)]
+    lease_seconds: Option<i32>,
+    /// JSON: the windows as the service stored them (or the settings give them).
+    #[diesel(sql_type = Text)]
+    windows: String,
+    /// JSON: the live holders, oldest first (`foreman_dlm_holders_json`).
+    #[diesel(sql_type = Text)]
+    holders: String,
 }
 
-impl From<LockRow> for Lock {
-    fn from(r: LockRow) -> Self {
-        Lock {
-            id: r.id,
-            name: r.name,
-            lock_type: r.lock_type,
-            enabled: r.enabled,
-            host_id: r.host_id,
-            holder_name: r.holder_name,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
+#[derive(Deserialize)]
+struct HolderJson {
+    host_id: i32,
+    name: String,
+    acquired_at: NaiveDateTime,
+    refreshed_at: NaiveDateTime,
+    expires_at: Option<NaiveDateTime>,
+}
+
+impl LockRow {
+    /// A row whose JSON columns do not parse was written by hand: an internal error, not a panic.
+    pub fn into_lock(self) -> Result<Lock, StorageError> {
+        let bad_json = |e: serde_json::Error| {
+            StorageError::Query(diesel::result::Error::DeserializationError(Box::new(e)))
+        };
+        let windows: Vec<Window> = serde_json::from_str(&self.windows).map_err(bad_json)?;
+        let holders: Vec<HolderJson> = serde_json::from_str(&self.holders).map_err(bad_json)?;
+        Ok(Lock {
+            id: self.id,
+            name: self.name,
+            lock_type: self.lock_type,
+            enabled: self.enabled,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            policy: Policy {
+                max_holders: self.max_holders,
+                lease_seconds: self.lease_seconds,
+                windows,
+            },
+            holders: holders
+                .into_iter()
+                .map(|h| Holder {
+                    host_id: h.host_id,
+                    name: h.name,
+                    acquired_at: h.acquired_at,
+                    refreshed_at: h.refreshed_at,
+                    expires_at: h.expires_at,
+                })
+                .collect(),
+        })
     }
 }
-
-/// The holder's name for a lock row aliased `l`: a primary-key lookup per row, so that reads,
-/// sorts and searches never scan Foreman's `hosts` table.
-const HOLDER_NAME_OF_L: &str = "(SELECT h.name FROM hosts h WHERE h.id = l.host_id)";
-
-/// The select list of a lock row aliased `l` (see [`LockRow`]).
-static LOCK_COLUMNS: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "l.id, l.name, l.type AS lock_type, l.enabled, l.host_id, l.created_at, l.updated_at, \
-         {HOLDER_NAME_OF_L} AS holder_name"
-    )
-});
-
-/// A lock by id ($2) or name ($3), as the host statements find it.
-static FIND_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT {} FROM dlmlocks l WHERE l.id = {}",
-        *LOCK_COLUMNS,
-        include_str!("sql/find_lock.sql")
-    )
-});
-
-/// The hidden user Foreman runs certificate-authenticated API requests as; the plugin records its
-/// id in `dlmlock_events.user_id` for host requests. A unique-index lookup inside each statement.
-const API_ADMIN_ID: &str = "(SELECT id FROM users WHERE lower_login = 'foreman_api_admin')";
 
 /// A lock by id (when the client gave an all-digit `:id`), else by name. The plugin's table may
 /// hold duplicate names: the oldest row (lowest id) is the lock, for every operation.
 pub async fn find(
     conn: &mut Conn,
+    statements: &LockStatements,
+    clock: Option<NaiveDateTime>,
     id: Option<i32>,
     name: &str,
 ) -> Result<Option<Lock>, StorageError> {
-    let row: Option<LockRow> = sql(FIND_SQL.as_str())
-        .bind(None::<&str>)
+    let row: Option<LockRow> = sql(statements.find)
+        .bind(clock)
         .bind(id)
         .bind(name)
         .get_result(conn)
         .await
         .optional()?;
-    Ok(row.map(Lock::from))
+    row.map(LockRow::into_lock).transpose()
 }

@@ -4,11 +4,16 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
 
-use super::{LockRow, HOLDER_NAME_OF_L, LOCK_COLUMNS};
+use super::statements::LOCKS_WITH_POLICIES;
+use super::{LockRow, LockStatements};
 use crate::locks::model::{Lock, Page};
 use crate::locks::search::{ListQuery, LockFilter, SortField, TextMatch};
 use crate::storage::sql::{explain, sql, Sql};
 use crate::storage::{Conn, StorageError};
+
+/// The holder's name for a lock row aliased `l`: a primary-key lookup per row, so that reads,
+/// sorts and searches never scan Foreman's `hosts` table.
+const HOLDER_NAME_OF_L: &str = "(SELECT h.name FROM hosts h WHERE h.id = l.host_id)";
 
 fn sort_column(field: SortField) -> &'static str {
     match field {
@@ -52,7 +57,7 @@ fn text_condition(statement: &mut Sql, column: &str, m: &TextMatch) -> String {
 
 /// `WHERE …` for the filters. Every condition is answered from `dlmlocks` itself, an index on
 /// `hosts.name`, or a per-row primary-key lookup of the holder: never a scan of `hosts`.
-fn where_clause(statement: &mut Sql, query: &ListQuery) -> String {
+fn where_clause(statement: &mut Sql, statements: &LockStatements, query: &ListQuery) -> String {
     let mut conditions = Vec::new();
     for filter in &query.filters {
         let condition = match filter {
@@ -78,16 +83,42 @@ fn where_clause(statement: &mut Sql, query: &ListQuery) -> String {
             LockFilter::Locked(true) => "l.host_id IS NOT NULL".to_string(),
             LockFilter::Locked(false) => "l.host_id IS NULL".to_string(),
             LockFilter::Stale(stale) => {
+                // A lock is stale when one of its live holders has not refreshed for
+                // `stale_hours` (with one holder: the plugin's `updated_at` rule).
                 let hours =
                     statement.placeholder(i32::try_from(query.stale_hours).unwrap_or(i32::MAX));
+                let now = statement.placeholder(query.clock);
                 let is_stale = format!(
-                    "(l.host_id IS NOT NULL AND l.updated_at < now() AT TIME ZONE 'UTC' \
-                     - make_interval(hours => {hours}))"
+                    "(l.host_id IS NOT NULL AND EXISTS (SELECT 1 FROM {} \
+                     WHERE h.refreshed_at < {} - make_interval(hours => {hours})))",
+                    statements.live_holders("h", &now),
+                    statements.clock_of(&now),
                 );
                 if *stale {
                     is_stale
                 } else {
                     format!("NOT COALESCE({is_stale}, false)")
+                }
+            }
+            LockFilter::Holders(op, n) => {
+                let now = statement.placeholder(query.clock);
+                let count = format!(
+                    "(CASE WHEN l.host_id IS NULL THEN 0 ELSE (SELECT count(*) FROM {}) END)",
+                    statements.live_holders("h", &now)
+                );
+                format!("{count} {} {}", op.sql(), statement.placeholder(*n))
+            }
+            LockFilter::Full(full) => {
+                let now = statement.placeholder(query.clock);
+                let is_full = format!(
+                    "(l.host_id IS NOT NULL AND (SELECT count(*) FROM {}) >= {})",
+                    statements.live_holders("h", &now),
+                    statements.max_holders()
+                );
+                if *full {
+                    is_full
+                } else {
+                    format!("NOT {is_full}")
                 }
             }
         };
@@ -100,9 +131,14 @@ fn where_clause(statement: &mut Sql, query: &ListQuery) -> String {
     }
 }
 
-fn list_statement(query: &ListQuery) -> Sql {
-    let mut statement = sql(format!("SELECT {} FROM dlmlocks l", *LOCK_COLUMNS));
-    let conditions = where_clause(&mut statement, query);
+fn list_statement(statements: &LockStatements, query: &ListQuery) -> Sql {
+    let mut statement = sql(String::new());
+    let now = statement.placeholder(query.clock);
+    statement.push_text(&format!(
+        "SELECT {} FROM {LOCKS_WITH_POLICIES}",
+        statements.lock_columns(&now)
+    ));
+    let conditions = where_clause(&mut statement, statements, query);
     let direction = if query.descending { "DESC" } else { "ASC" };
     statement.push_text(&format!(
         "{conditions} ORDER BY {} {direction} NULLS LAST, l.id {direction}",
@@ -117,9 +153,9 @@ fn list_statement(query: &ListQuery) -> Sql {
     statement
 }
 
-fn count_statement(query: &ListQuery) -> Sql {
-    let mut statement = sql("SELECT count(*) AS n FROM dlmlocks l");
-    let conditions = where_clause(&mut statement, query);
+fn count_statement(statements: &LockStatements, query: &ListQuery) -> Sql {
+    let mut statement = sql(format!("SELECT count(*) AS n FROM {LOCKS_WITH_POLICIES}"));
+    let conditions = where_clause(&mut statement, statements, query);
     statement.push_text(&conditions);
     statement
 }
@@ -131,19 +167,38 @@ struct Count {
 }
 
 /// One page of locks matching `query`, and how many match in all.
-pub async fn list(conn: &mut Conn, query: &ListQuery) -> Result<Page<Lock>, StorageError> {
-    let total = count_statement(query).get_result::<Count>(conn).await?.n;
-    let rows = list_statement(query).load::<LockRow>(conn).await?;
+pub async fn list(
+    conn: &mut Conn,
+    statements: &LockStatements,
+    query: &ListQuery,
+) -> Result<Page<Lock>, StorageError> {
+    let total = count_statement(statements, query)
+        .get_result::<Count>(conn)
+        .await?
+        .n;
+    let rows = list_statement(statements, query)
+        .load::<LockRow>(conn)
+        .await?;
     Ok(Page {
         total,
-        items: rows.into_iter().map(Lock::from).collect(),
+        items: rows
+            .into_iter()
+            .map(LockRow::into_lock)
+            .collect::<Result<_, _>>()?,
     })
 }
 
 /// The plans of the statements `list` runs, for checking that searches stay index-bound.
-pub async fn explain_list(conn: &mut Conn, query: &ListQuery) -> Result<Vec<String>, StorageError> {
+pub async fn explain_list(
+    conn: &mut Conn,
+    statements: &LockStatements,
+    query: &ListQuery,
+) -> Result<Vec<String>, StorageError> {
     let mut plans = Vec::new();
-    for statement in [count_statement(query), list_statement(query)] {
+    for statement in [
+        count_statement(statements, query),
+        list_statement(statements, query),
+    ] {
         plans.push(explain(conn, &statement).await?);
     }
     Ok(plans)

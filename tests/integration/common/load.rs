@@ -82,42 +82,61 @@ pub async fn update_cycles(
     seen
 }
 
-/// Per lock: `acquire` and `release` events replay cleanly (a host acquires only a free lock and
-/// only the holder releases), and the row's holder is the host of a trailing `acquire` (or NULL).
-/// Returns the number of holder changes checked.
-pub fn assert_consistent_history(db: &TestDb) -> usize {
+/// Per lock: `acquire`, `release` and `expire` events replay cleanly (a host acquires only a free
+/// slot and only a holder releases), and the lock's holders are those the events leave (its
+/// `host_id` among them). `max_holders` gives each lock's slots. Returns the number of holder
+/// changes checked.
+pub fn assert_consistent_history_with(db: &TestDb, max_holders: impl Fn(i32) -> usize) -> usize {
     let events = db.rows(
         "SELECT dlmlock_id, event_type, host_id FROM dlmlock_events \
-         WHERE event_type IN ('acquire', 'release') ORDER BY id",
+         WHERE event_type IN ('acquire', 'release', 'expire') ORDER BY id",
     );
     let changes = events
         .as_array()
         .expect("events")
         .iter()
-        .map(|event| HolderChange {
-            lock_id: event["dlmlock_id"].as_i64().expect("lock") as i32,
-            acquired: event["event_type"] == "acquire",
-            host_id: event["host_id"].as_i64().map(|h| h as i32),
+        .filter_map(|event| {
+            HolderChange::from_event(
+                event["dlmlock_id"].as_i64().expect("lock") as i32,
+                event["event_type"].as_str().expect("type"),
+                event["host_id"].as_i64().map(|h| h as i32),
+            )
         });
-    let replayed = replay(changes, |_| 1);
+    let replayed = replay(changes, max_holders);
     assert!(
         replayed.violations.is_empty(),
         "inconsistent history: {:?}",
         replayed.violations
     );
-    let rows = db.rows("SELECT id, host_id FROM dlmlocks");
+    let rows = db.rows(
+        "SELECT l.id, l.host_id, \
+                (SELECT coalesce(json_agg(h.host_id ORDER BY h.host_id), '[]') \
+                   FROM foreman_dlm_holders(l.id, l.host_id, l.updated_at, NULL) h) AS holders \
+           FROM dlmlocks l",
+    );
     for row in rows.as_array().expect("locks") {
         let lock = row["id"].as_i64().expect("id") as i32;
-        let expected = replayed
+        let expected: Vec<i64> = replayed
             .holders
             .get(&lock)
-            .and_then(|holders| holders.iter().next())
-            .map(|h| i64::from(*h));
+            .map(|holders| holders.iter().map(|h| i64::from(*h)).collect())
+            .unwrap_or_default();
         assert_eq!(
-            row["host_id"].as_i64(),
-            expected,
-            "lock {lock}: holder disagrees with its events"
+            row["holders"],
+            serde_json::json!(expected),
+            "lock {lock}: holders disagree with its events"
+        );
+        let host_id = row["host_id"].as_i64();
+        assert!(
+            host_id.is_none_or(|h| expected.contains(&h))
+                && host_id.is_some() != expected.is_empty(),
+            "lock {lock}: host_id {host_id:?} is not one of its holders {expected:?}"
         );
     }
     replayed.changes
+}
+
+/// [`assert_consistent_history_with`] for locks of one holder each.
+pub fn assert_consistent_history(db: &TestDb) -> usize {
+    assert_consistent_history_with(db, |_| 1)
 }

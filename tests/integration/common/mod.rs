@@ -23,6 +23,8 @@ use serde_json::Value;
 pub struct TestApp {
     pub db: TestDb,
     pub server: Server,
+    /// How the server was configured, for a second instance configured alike.
+    pub options: ServerOptions,
 }
 
 impl TestApp {
@@ -37,12 +39,18 @@ impl TestApp {
         let mut options = ServerOptions::for_db(&db);
         configure(&mut options);
         let server = Server::spawn(&options);
-        TestApp { db, server }
+        TestApp {
+            db,
+            server,
+            options,
+        }
     }
 
-    /// Another server instance on the same database, as in an HA pair.
+    /// Another server instance on the same database with the same settings, as in an HA pair.
     pub fn second_instance(&self) -> Server {
-        Server::spawn(&ServerOptions::for_db(&self.db))
+        let mut options = self.options.clone();
+        options.port = None;
+        Server::spawn(&options)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -209,5 +209,9 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+        // A failing test shows what the server said, which is usually why.
+        if std::thread::panicking() {
+            eprintln!("--- foreman-dlm log ---\n{}--- end of log ---", self.logs());
+        }
     }
 }

@@ -10,36 +10,23 @@ WITH host AS (
              WHEN (SELECT value FROM opt_out) = ANY ({allow}) THEN true
              WHEN (SELECT value FROM opt_out) = ANY ({deny}) THEN false
            END AS allowed
-), current_lock AS (
-    -- FOR UPDATE waits for a concurrent transfer and then reads the committed holder, so the
-    -- decision and the event both see the newest row.
-    SELECT l.id, l.host_id, l.enabled
-      FROM dlmlocks l
+), target AS (
+    -- The lock and the policy in force for it: its own values, else the settings' patterns.
+    SELECT l.id, l.name, l.type, l.created_at, {max_holders} AS max_holders,
+           {lease_seconds} AS lease_seconds, {windows} AS windows
+      FROM dlmlocks l LEFT JOIN foreman_dlm_lock_policies p ON p.dlmlock_id = l.id
      WHERE l.id = {find_lock}
        AND EXISTS (SELECT 1 FROM host)
-       FOR UPDATE
-), changed AS (
-    UPDATE dlmlocks AS l
-       SET host_id = host.id, updated_at = now() AT TIME ZONE 'UTC'
-      FROM current_lock c, host, decision d
-     WHERE l.id = c.id AND d.allowed AND c.enabled AND (c.host_id IS NULL OR c.host_id = host.id)
- RETURNING l.id, l.name, l.type, l.enabled, l.host_id, l.created_at, l.updated_at
-), event AS (
-    -- `acquire` only when the holder changes (a re-acquire is a heartbeat), `fail` naming the
-    -- holder when refused. An opted-out host leaves no event, as with the plugin.
-    INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, user_id, created_at, updated_at)
-    SELECT c.id,
-           CASE WHEN ch.id IS NULL THEN 'fail' ELSE 'acquire' END,
-           CASE WHEN ch.id IS NULL THEN c.host_id ELSE host.id END,
-           {api_admin}, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
-      FROM current_lock c CROSS JOIN host CROSS JOIN decision d
-      LEFT JOIN changed ch ON ch.id = c.id
-     WHERE d.allowed AND (ch.id IS NULL OR c.host_id IS DISTINCT FROM host.id)
 )
+-- foreman_dlm_acquire locks the lock row, decides, and changes the holders with their events
+-- (see the migration `host_lock_requests`).
 SELECT host.id AS caller_id, host.name AS caller_name, d.allowed,
-       (SELECT value FROM opt_out) AS opt_out_value, c.id AS lock_id, ch.id IS NOT NULL AS done,
-       ch.id, ch.name, ch.type AS lock_type, ch.enabled, ch.host_id, ch.created_at, ch.updated_at,
-       CASE WHEN ch.id IS NOT NULL THEN host.name END AS holder_name
+       (SELECT value FROM opt_out) AS opt_out_value, t.id AS lock_id,
+       COALESCE(a.outcome IN ('granted', 'refreshed'), false) AS done, a.outcome,
+       a.next_window_at, t.id, t.name, t.type AS lock_type, a.enabled, t.created_at,
+       a.updated_at, t.max_holders, t.lease_seconds, t.windows::text AS windows, a.holders
   FROM host CROSS JOIN decision d
-  LEFT JOIN current_lock c ON true
-  LEFT JOIN changed ch ON ch.id = c.id
+  LEFT JOIN target t ON true
+  LEFT JOIN LATERAL foreman_dlm_acquire(t.id, host.id, d.allowed, t.max_holders,
+                                        t.lease_seconds, t.windows, {now}, {api_admin}) a
+         ON true

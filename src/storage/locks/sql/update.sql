@@ -1,36 +1,52 @@
 -- An admin's edit in one statement with its events, as the plugin's after_save callbacks write
--- them: `enable`/`disable` (host = the holder after the change), then `release` (old holder) and
--- `acquire` (new holder) when the holder changes. $2/$4/$6/$8 say whether a field is given.
+-- them: `enable`/`disable` (host = the holder after the change), then `release` for each holder
+-- that loses its slot (oldest first) and `acquire` for a new holder. $2/$4/$6/$8 say whether a
+-- field is given; a given host_id (or null) replaces all holders.
 WITH old AS (
-    SELECT id, host_id, enabled FROM dlmlocks WHERE id = $1 FOR UPDATE
+    SELECT l.id, l.name, l.host_id, l.enabled, l.updated_at FROM dlmlocks l WHERE l.id = $1 FOR UPDATE
+), policy AS (
+    SELECT {lease_seconds} AS lease_seconds
+      FROM old l LEFT JOIN foreman_dlm_lock_policies p ON p.dlmlock_id = l.id
+), before AS (
+    SELECT h.host_id, h.acquired_at
+      FROM old l CROSS JOIN policy
+     CROSS JOIN LATERAL foreman_dlm_holders(l.id, l.host_id, l.updated_at, policy.lease_seconds) h
+     WHERE h.expires_at IS NULL OR h.expires_at > {now}
 ), new AS (
     UPDATE dlmlocks AS l
        SET name = CASE WHEN $2 THEN $3 ELSE l.name END,
            type = CASE WHEN $4 THEN $5 ELSE l.type END,
            host_id = CASE WHEN $6 THEN $7 ELSE l.host_id END,
            enabled = CASE WHEN $8 THEN $9 ELSE l.enabled END,
-           updated_at = now() AT TIME ZONE 'UTC'
+           updated_at = {now}
       FROM old
      WHERE l.id = old.id
- RETURNING l.id, l.name, l.type, l.enabled, l.host_id, l.created_at, l.updated_at
+ RETURNING l.id, l.host_id, l.enabled
+), dropped AS (
+    DELETE FROM foreman_dlm_lock_holders r
+     USING old
+     WHERE $6 AND r.dlmlock_id = old.id AND r.host_id IS DISTINCT FROM $7
+), added AS (
+    INSERT INTO foreman_dlm_lock_holders (dlmlock_id, host_id, acquired_at, refreshed_at)
+    SELECT old.id, $7, {now}, {now}
+      FROM old
+     WHERE $6 AND $7 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM before WHERE host_id = $7)
+        ON CONFLICT (dlmlock_id, host_id)
+        DO UPDATE SET acquired_at = EXCLUDED.acquired_at, refreshed_at = EXCLUDED.refreshed_at
 ), events AS (
     INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, user_id, created_at, updated_at)
-    SELECT e.dlmlock_id, e.event_type, e.host_id, $10, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
-      FROM (
-        SELECT 1 AS ord, new.id AS dlmlock_id,
+    SELECT old.id, e.event_type, e.host_id, $10, {now}, {now}
+      FROM old CROSS JOIN LATERAL (
+        SELECT 1 AS ord, NULL::timestamp AS at,
                CASE WHEN new.enabled THEN 'enable' ELSE 'disable' END AS event_type, new.host_id
-          FROM old JOIN new ON new.id = old.id WHERE old.enabled <> new.enabled
+          FROM new WHERE new.enabled <> old.enabled
         UNION ALL
-        SELECT 2, new.id, 'release', old.host_id
-          FROM old JOIN new ON new.id = old.id
-         WHERE old.host_id IS NOT NULL AND old.host_id IS DISTINCT FROM new.host_id
+        SELECT 2, before.acquired_at, 'release', before.host_id
+          FROM before WHERE $6 AND before.host_id IS DISTINCT FROM $7
         UNION ALL
-        SELECT 3, new.id, 'acquire', new.host_id
-          FROM old JOIN new ON new.id = old.id
-         WHERE new.host_id IS NOT NULL AND old.host_id IS DISTINCT FROM new.host_id
+        SELECT 3, NULL, 'acquire', $7
+         WHERE $6 AND $7 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM before WHERE host_id = $7)
       ) e
-     ORDER BY e.ord
+     ORDER BY e.ord, e.at, e.host_id
 )
-SELECT new.id, new.name, new.type AS lock_type, new.enabled, new.host_id, new.created_at,
-       new.updated_at, (SELECT h.name FROM hosts h WHERE h.id = new.host_id) AS holder_name
-  FROM new
+SELECT new.id FROM new

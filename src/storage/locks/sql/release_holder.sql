@@ -1,0 +1,29 @@
+-- An admin releases one holder ($2) of a lock ($1): a `release` event naming the acting user
+-- ($3), as the plugin's UI writes it. The lock row is held first, like every change of holders.
+WITH old AS (
+    SELECT l.id, l.name, l.host_id, l.updated_at FROM dlmlocks l WHERE l.id = $1 FOR UPDATE
+), policy AS (
+    SELECT {lease_seconds} AS lease_seconds
+      FROM old l LEFT JOIN foreman_dlm_lock_policies p ON p.dlmlock_id = l.id
+), before AS (
+    SELECT h.host_id, h.acquired_at
+      FROM old l CROSS JOIN policy
+     CROSS JOIN LATERAL foreman_dlm_holders(l.id, l.host_id, l.updated_at, policy.lease_seconds) h
+     WHERE h.expires_at IS NULL OR h.expires_at > {now}
+), target AS (
+    SELECT old.id FROM old WHERE EXISTS (SELECT 1 FROM before WHERE host_id = $2)
+), dropped AS (
+    DELETE FROM foreman_dlm_lock_holders r USING target
+     WHERE r.dlmlock_id = target.id AND r.host_id = $2
+), changed AS (
+    UPDATE dlmlocks AS l
+       SET host_id = (SELECT b.host_id FROM before b WHERE b.host_id <> $2
+                       ORDER BY b.acquired_at, b.host_id LIMIT 1),
+           updated_at = {now}
+      FROM target
+     WHERE l.id = target.id
+), event AS (
+    INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, user_id, created_at, updated_at)
+    SELECT target.id, 'release', $2, $3, {now}, {now} FROM target
+)
+SELECT (SELECT count(*) FROM old) AS locks, (SELECT count(*) FROM target) AS released

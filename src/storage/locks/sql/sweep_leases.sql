@@ -1,0 +1,37 @@
+-- Frees the slots of holders whose lease has run out, on locks nobody asks for. One instance of
+-- an HA pair sweeps at a time (the transaction-scoped advisory lock); SKIP LOCKED leaves a lock
+-- that a request holds right now to that request, which evicts expired holders itself.
+WITH turn AS MATERIALIZED (
+    SELECT pg_try_advisory_xact_lock({sweep_key}) AS mine
+), due AS (
+    SELECT l.id, l.host_id, l.updated_at, {lease_seconds} AS lease_seconds
+      FROM dlmlocks l LEFT JOIN foreman_dlm_lock_policies p ON p.dlmlock_id = l.id
+     WHERE (SELECT mine FROM turn) AND l.host_id IS NOT NULL AND {lease_seconds} IS NOT NULL
+       AND EXISTS (SELECT 1
+                     FROM foreman_dlm_holders(l.id, l.host_id, l.updated_at, {lease_seconds}) h
+                    WHERE h.expires_at <= {now})
+     ORDER BY l.id
+     LIMIT $2
+       FOR UPDATE OF l SKIP LOCKED
+), holders AS (
+    SELECT due.id AS dlmlock_id, h.host_id, h.acquired_at, h.expires_at <= {now} AS expired
+      FROM due
+     CROSS JOIN LATERAL foreman_dlm_holders(due.id, due.host_id, due.updated_at, due.lease_seconds) h
+), dropped AS (
+    DELETE FROM foreman_dlm_lock_holders r
+     USING holders e
+     WHERE e.expired AND r.dlmlock_id = e.dlmlock_id AND r.host_id = e.host_id
+), changed AS (
+    UPDATE dlmlocks AS l
+       SET host_id = (SELECT k.host_id FROM holders k
+                       WHERE k.dlmlock_id = l.id AND NOT k.expired
+                       ORDER BY k.acquired_at, k.host_id LIMIT 1),
+           updated_at = {now}
+     WHERE l.id IN (SELECT dlmlock_id FROM holders WHERE expired)
+), events AS (
+    INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, user_id, created_at, updated_at)
+    SELECT e.dlmlock_id, 'expire', e.host_id, NULL, {now}, {now}
+      FROM holders e WHERE e.expired
+     ORDER BY e.dlmlock_id, e.acquired_at, e.host_id
+)
+SELECT (SELECT mine FROM turn) AS swept, count(*) AS expired FROM holders WHERE expired

@@ -1,0 +1,284 @@
+//! The lock statements, assembled once at start-up from the `.sql` files and the settings.
+//!
+//! They depend on the settings twice: the `[[locks.policies]]` patterns become `CASE` expressions
+//! on the lock name (so the database resolves a lock's policy where it decides), and the opt-out
+//! parameter's known values become arrays. Each statement is built once and prepared once per
+//! connection; the statement cache keys prepared statements by this text.
+
+use crate::locks::policy::PolicyPattern;
+use crate::storage::sql::{compact, fill};
+
+/// The hidden user Foreman runs certificate-authenticated API requests as; the plugin records its
+/// id in `dlmlock_events.user_id` for host requests. A unique-index lookup inside each statement.
+pub(super) const API_ADMIN_ID: &str =
+    "(SELECT id FROM users WHERE lower_login = 'foreman_api_admin')";
+
+/// Transaction-scoped advisory lock key for the lease sweep ("fmdlswp" in ASCII).
+const SWEEP_KEY: i64 = 0x0066_6d64_6c73_7770;
+
+/// Which column a certificate's subject is looked up in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostLookup {
+    /// Puppet: `hosts.certname`, then `hosts.name`.
+    Certname,
+    /// Katello: `katello_subscription_facets.uuid`.
+    ConsumerUuid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostOperation {
+    Show,
+    /// `opt_out_verdict`: the application's decision on a parameter value the statement returned
+    /// unclassified; `None` on the first try.
+    Acquire {
+        opt_out_verdict: Option<bool>,
+    },
+    Release,
+}
+
+/// Where the opt-out parameter's values come from: its name, and the stored values (YAML, as
+/// Foreman writes them) that the domain's cast rules classify, so that the statement decides the
+/// common cases itself. Any other value comes back undecided.
+pub struct OptOutRule<'a> {
+    pub parameter: &'a str,
+    pub allowed: &'a [String],
+    pub denied: &'a [String],
+}
+
+/// Every statement whose text depends on the settings.
+pub struct LockStatements {
+    show: [&'static str; 2],
+    acquire: [&'static str; 2],
+    release: [&'static str; 2],
+    /// A lock by id ($2) or name ($3) at clock $1.
+    pub(super) find: &'static str,
+    /// [`LOCK_COLUMNS`] with the policy filled in and `{now}` left to fill.
+    lock_columns: String,
+    policy: PolicyExpressions,
+    pub(super) update: &'static str,
+    pub(super) release_holder: &'static str,
+    pub(super) sweep: &'static str,
+}
+
+/// `{now}` for a statement whose clock is `$n`: the test clock when one is set, else the
+/// database's (one clock for every instance of an HA pair).
+fn clock(n: usize) -> String {
+    clock_of(&format!("${n}"))
+}
+
+fn clock_of(placeholder: &str) -> String {
+    format!("COALESCE({placeholder}::timestamp, now() AT TIME ZONE 'UTC')")
+}
+
+/// The columns every statement that returns a lock ends with (see `LockRow`), for a lock `l`.
+const LOCK_COLUMNS: &str = "l.id, l.name, l.type AS lock_type, l.enabled, l.created_at, \
+     l.updated_at, {max_holders} AS max_holders, {lease_seconds} AS lease_seconds, \
+     ({windows})::text AS windows, \
+     foreman_dlm_holders_json(l.id, l.host_id, l.updated_at, {lease_seconds}, {now}) AS holders";
+
+/// The FROM clause that [`LOCK_COLUMNS`] expects.
+pub(super) const LOCKS_WITH_POLICIES: &str =
+    "dlmlocks l LEFT JOIN foreman_dlm_lock_policies p ON p.dlmlock_id = l.id";
+
+impl LockStatements {
+    pub fn new(opt_out: &OptOutRule<'_>, patterns: &[PolicyPattern]) -> LockStatements {
+        let policy = PolicyExpressions::new(patterns);
+        let array = |values: &[String]| {
+            let literals: Vec<String> = values.iter().map(|v| quote(v)).collect();
+            format!("ARRAY[{}]::text[]", literals.join(", "))
+        };
+        let (allow, deny) = (array(opt_out.allowed), array(opt_out.denied));
+        let opt_out_sql = include_str!("sql/opt_out.sql")
+            .replace("{parameter}", &opt_out.parameter.replace('\'', "''"));
+        let find_lock = include_str!("sql/find_lock.sql").trim_end();
+        // Two passes: the fixed fragments first, then the clock and the policy expressions, which
+        // carry text from the settings and so are never searched for placeholders again.
+        let build = |template: &str, host: &str, clock_at: usize| {
+            let structure = fill(
+                template,
+                &[
+                    ("host", host.trim_end()),
+                    ("checkin", include_str!("sql/checkin.sql").trim_end()),
+                    ("opt_out", opt_out_sql.trim_end()),
+                    ("find_lock", find_lock),
+                    ("allow", &allow),
+                    ("deny", &deny),
+                    ("api_admin", API_ADMIN_ID),
+                    ("lock_columns", LOCK_COLUMNS),
+                ],
+            );
+            let text = compact(&fill(
+                &structure,
+                &[
+                    ("now", &clock(clock_at)),
+                    ("sweep_key", &SWEEP_KEY.to_string()),
+                    ("max_holders", &policy.max_holders),
+                    ("lease_seconds", &policy.lease_seconds),
+                    ("windows", &policy.windows),
+                ],
+            ));
+            // Built once per process (the service keeps one set), and borrowed by every request.
+            let text: &'static str = Box::leak(text.into_boxed_str());
+            text
+        };
+        let both = |template: &str| {
+            [
+                build(template, include_str!("sql/host_puppet.sql"), 5),
+                build(template, include_str!("sql/host_katello.sql"), 5),
+            ]
+        };
+        let find = format!(
+            "SELECT {{lock_columns}} FROM {LOCKS_WITH_POLICIES} WHERE l.id = {{find_lock}}"
+        );
+        LockStatements {
+            show: both(include_str!("sql/show.sql")),
+            acquire: both(include_str!("sql/acquire.sql")),
+            release: both(include_str!("sql/release.sql")),
+            find: build(&find, "", 1),
+            lock_columns: fill(
+                LOCK_COLUMNS,
+                &[
+                    ("max_holders", &policy.max_holders),
+                    ("lease_seconds", &policy.lease_seconds),
+                    ("windows", &policy.windows),
+                ],
+            ),
+            update: build(include_str!("sql/update.sql"), "", 11),
+            release_holder: build(include_str!("sql/release_holder.sql"), "", 4),
+            sweep: build(include_str!("sql/sweep_leases.sql"), "", 1),
+            policy,
+        }
+    }
+
+    /// The select list of a lock aliased `l` (with its policy row `p`) for a statement whose
+    /// clock is `now` (a placeholder such as `$4`).
+    pub(super) fn lock_columns(&self, now: &str) -> String {
+        fill(&self.lock_columns, &[("now", &clock_of(now))])
+    }
+
+    /// A subquery of the live holders of the lock `l`, named `alias`, at clock `now`.
+    pub(super) fn live_holders(&self, alias: &str, now: &str) -> String {
+        format!(
+            "(SELECT * FROM foreman_dlm_holders(l.id, l.host_id, l.updated_at, {}) x \
+             WHERE x.expires_at IS NULL OR x.expires_at > {}) {alias}",
+            self.policy.lease_seconds,
+            clock_of(now)
+        )
+    }
+
+    /// The lock `l`'s `max_holders`, as SQL over it and its policy row `p`.
+    pub(super) fn max_holders(&self) -> &str {
+        &self.policy.max_holders
+    }
+
+    /// "now" for a statement whose clock is the placeholder `now`.
+    pub(super) fn clock_of(&self, now: &str) -> String {
+        clock_of(now)
+    }
+
+    /// The statement text a host request runs; the benchmark's pgbench script uses the same.
+    /// Its parameters: $1 the certificate's subject, $2 the lock id, $3 the lock name, $4 the
+    /// opt-out verdict, $5 the test clock (NULL: the database's).
+    pub fn host_request(&self, operation: HostOperation, lookup: HostLookup) -> &'static str {
+        let index = match lookup {
+            HostLookup::Certname => 0,
+            HostLookup::ConsumerUuid => 1,
+        };
+        match operation {
+            HostOperation::Show => self.show[index],
+            HostOperation::Acquire { .. } => self.acquire[index],
+            HostOperation::Release => self.release[index],
+        }
+    }
+}
+
+/// A lock's policy as SQL over the lock `l` and its policy row `p`: the value set on the lock,
+/// else the first matching pattern's, else the default.
+struct PolicyExpressions {
+    max_holders: String,
+    lease_seconds: String,
+    windows: String,
+}
+
+impl PolicyExpressions {
+    fn new(patterns: &[PolicyPattern]) -> PolicyExpressions {
+        let by_pattern = |value: &dyn Fn(&PolicyPattern) -> String, default: &str| {
+            if patterns.is_empty() {
+                return default.to_string();
+            }
+            let arms: Vec<String> = patterns
+                .iter()
+                .map(|p| {
+                    format!(
+                        "WHEN l.name LIKE {} ESCAPE '\\' THEN {}",
+                        quote(&p.pattern.to_like()),
+                        value(p)
+                    )
+                })
+                .collect();
+            format!("CASE {} ELSE {default} END", arms.join(" "))
+        };
+        let max = by_pattern(&|p| p.max_holders.unwrap_or(1).to_string(), "1");
+        let lease = by_pattern(&|p| p.lease_seconds.unwrap_or(0).to_string(), "0");
+        let windows = by_pattern(
+            &|p| {
+                let json = serde_json::to_string(p.windows.as_deref().unwrap_or_default())
+                    .unwrap_or_else(|_| "[]".into());
+                format!("{}::jsonb", quote(&json))
+            },
+            "'[]'::jsonb",
+        );
+        PolicyExpressions {
+            max_holders: format!("COALESCE(p.max_holders, {max})"),
+            // 0 stores "no lease" (set explicitly, or no pattern gives one).
+            lease_seconds: format!("NULLIF(COALESCE(p.lease_seconds, {lease}), 0)"),
+            windows: format!("COALESCE(p.windows, {windows})"),
+        }
+    }
+}
+
+/// A SQL string literal.
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_become_case_expressions_in_order() {
+        let patterns: Vec<PolicyPattern> = toml::from_str::<toml::Table>(
+            r#"
+            [[p]]
+            match = "web-*"
+            max_holders = 3
+            lease_seconds = 7200
+            [[p]]
+            match = "it's_*"
+            windows = [{ start = "22:00", end = "04:00" }]
+            "#,
+        )
+        .ok()
+        .and_then(|t| t.get("p").cloned())
+        .and_then(|p| p.try_into().ok())
+        .unwrap_or_default();
+        assert_eq!(patterns.len(), 2);
+        let e = PolicyExpressions::new(&patterns);
+        assert_eq!(
+            e.max_holders,
+            "COALESCE(p.max_holders, CASE WHEN l.name LIKE 'web-%' ESCAPE '\\' THEN 3 \
+             WHEN l.name LIKE 'it''s\\_%' ESCAPE '\\' THEN 1 ELSE 1 END)"
+        );
+        assert!(e.lease_seconds.contains("THEN 7200 WHEN"));
+        assert!(e.windows.contains(
+            "'[{\"days\":[],\"start\":\"22:00\",\"end\":\"04:00\",\"time_zone\":\"UTC\"}]'::jsonb"
+        ));
+        let plain = PolicyExpressions::new(&[]);
+        assert_eq!(plain.max_holders, "COALESCE(p.max_holders, 1)");
+        assert_eq!(
+            plain.lease_seconds,
+            "NULLIF(COALESCE(p.lease_seconds, 0), 0)"
+        );
+    }
+}
