@@ -27,6 +27,9 @@ enum Command {
     CheckConfig,
     /// Delete lock events older than --days, in batches (the plugin's `dlmlocks:expire` task).
     ExpireEvents(commands::ExpireArgs),
+    /// Show the plugin's "Distributed Lock" host status rows; --purge removes them (for a site
+    /// that drops the plugin).
+    HostStatus(commands::host_status::HostStatusArgs),
     /// Run the service against a throw-away demo database on the local PostgreSQL, with generated
     /// certificates, and print curl commands to try it.
     Demo(commands::demo::DemoArgs),
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Command::Migrate => commands::migrate(config),
         Command::CheckConfig => commands::check_config::run(config),
         Command::ExpireEvents(args) => commands::expire_events(config, &args),
+        Command::HostStatus(args) => commands::host_status::run(config, &args),
         Command::Demo(args) => commands::demo::run(args),
     }
 }

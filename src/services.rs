@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::identity::users::UserAuthenticator;
 use crate::identity::ClientCertAuthenticator;
 use crate::locks::LockManager;
+use crate::notifications::Notifier;
 use crate::settings::Settings;
 use crate::storage::Database;
 
@@ -14,6 +15,8 @@ pub struct Services {
     pub certificates: Arc<ClientCertAuthenticator>,
     pub users: UserAuthenticator,
     pub locks: LockManager,
+    /// Delivers the outbox; started beside the HTTP server.
+    pub notifier: Notifier,
 }
 
 impl Services {
@@ -35,6 +38,7 @@ impl Services {
                 &settings.logins,
                 &settings.foreman.settings_yml,
             ),
+            notifier: Notifier::new(db.clone(), settings),
             locks: LockManager::new(
                 db,
                 settings.locks.stale_time_hours,

@@ -22,6 +22,9 @@ CREATE TABLE foreman_dlm_lock_holders (
     host_id integer NOT NULL REFERENCES hosts (id) ON DELETE CASCADE,
     acquired_at timestamp without time zone NOT NULL,
     refreshed_at timestamp without time zone NOT NULL,
+    -- When the holder was reported stale (not refreshed for locks.stale_time_hours); a refresh
+    -- clears it, so each stale spell is reported once.
+    stale_notified_at timestamp without time zone,
     PRIMARY KEY (dlmlock_id, host_id)
 );
 CREATE INDEX foreman_dlm_lock_holders_on_host_id ON foreman_dlm_lock_holders (host_id);

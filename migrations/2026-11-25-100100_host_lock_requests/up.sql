@@ -117,7 +117,7 @@ BEGIN
             VALUES (target.id, caller, COALESCE(mine, at), at)
                 ON CONFLICT (dlmlock_id, host_id)
                 DO UPDATE SET acquired_at = EXCLUDED.acquired_at,
-                              refreshed_at = EXCLUDED.refreshed_at;
+                              refreshed_at = EXCLUDED.refreshed_at, stale_notified_at = NULL;
         END IF;
         SELECT s.host_id, s.updated_at INTO target.host_id, updated_at
           FROM foreman_dlm_stamp(target, at) s;

@@ -10,8 +10,9 @@ use diesel_async::RunQueryDsl;
 
 use super::{block_on, fail};
 use crate::identity::ClientCertAuthenticator;
-use crate::settings::{redact_database_url, ListenAddr, Settings};
+use crate::settings::{redact_database_url, ListenAddr, Settings, Switch};
 use crate::storage::locks::admin as admin_store;
+use crate::storage::notifications as notification_store;
 use crate::storage::sql::sql;
 use crate::storage::{catalog, migrations, Conn, Database};
 
@@ -93,6 +94,7 @@ async fn check(settings: &Settings) -> Result<Vec<String>, String> {
     }
     ok.push("foreman-dlm's migrations are applied".into());
     ok.extend(lock_policies(settings, &mut conn).await?);
+    ok.extend(notifications(settings, &mut conn).await?);
     let cert = &settings.client_cert;
     if cert.ca_files.is_empty() && cert.katello_ca_files.is_empty() {
         return Err(
@@ -180,6 +182,68 @@ async fn lock_policies(settings: &Settings, conn: &mut Conn) -> Result<Vec<Strin
         "  every other lock → 1 holder at a time, no lease, any time (the plugin's behaviour)"
             .into(),
     );
+    Ok(lines)
+}
+
+/// Where lock changes are delivered, in plain words, with what each needs checked.
+async fn notifications(settings: &Settings, conn: &mut Conn) -> Result<Vec<String>, String> {
+    let mut lines = Vec::new();
+    let column = catalog::column_exists(conn, "hosts", "monitoring_proxy_id")
+        .await
+        .map_err(|e| format!("cannot inspect the database: {e}"))?;
+    let monitoring = match settings.monitoring.enabled {
+        Switch::Fixed(false) => {
+            lines.push("monitoring downtimes: off (monitoring.enabled = false)".to_string());
+            false
+        }
+        Switch::Fixed(true) if !column => {
+            return Err("monitoring.enabled = true, but Foreman's database has no \
+                 hosts.monitoring_proxy_id: foreman_monitoring is not installed; use \"auto\" \
+                 or false"
+                .into())
+        }
+        Switch::Auto(_) if !column => {
+            lines.push(
+                "monitoring downtimes: off (auto: foreman_monitoring's hosts.monitoring_proxy_id \
+                 is not in Foreman's database)"
+                    .to_string(),
+            );
+            false
+        }
+        _ => true,
+    };
+    if monitoring {
+        let proxies = notification_store::monitoring_proxies(conn)
+            .await
+            .map_err(|e| format!("cannot inspect the smart proxies: {e}"))?;
+        let identity = crate::notifications::monitoring_identity(settings)
+            .map_err(|e| format!("monitoring downtimes: {e}"))?;
+        lines.push(format!(
+            "monitoring downtimes: on ({proxies} smart prox(ies) with the Monitoring feature); \
+             {} minutes from acquire, removed on release; {identity}",
+            settings.monitoring.downtime_minutes
+        ));
+    }
+    lines.push(if settings.foreman.host_status {
+        "host status: on ([foreman] host_status = true). Foreman needs the foreman_dlm plugin's \
+         HostStatus::DlmlockStatus class for these rows, or its host pages fail; \
+         `foreman-dlm host-status --purge` removes them"
+            .to_string()
+    } else {
+        "host status: off ([foreman] host_status = false)".to_string()
+    });
+    for webhook in &settings.webhooks {
+        lines.push(format!(
+            "{} gets {}{}",
+            crate::notifications::webhook_label(&webhook.url),
+            webhook.events.join(", "),
+            if webhook.secret.is_some() {
+                " (signed)"
+            } else {
+                " (unsigned: no secret)"
+            }
+        ));
+    }
     Ok(lines)
 }
 

@@ -2,6 +2,7 @@
 
 pub mod check_config;
 pub mod demo;
+pub mod host_status;
 
 use std::path::Path;
 use std::process::ExitCode;

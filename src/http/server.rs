@@ -53,6 +53,7 @@ pub fn start(settings: &Settings, services: Services) -> Result<(Server, Listeni
         services,
         body_timeout: Duration::from_secs(settings.http.body_timeout_seconds),
     });
+    actix_web::rt::spawn(state.services.notifier.clone().run_forever());
     let sweeper = state.clone();
     let sweep_interval = Duration::from_secs(settings.locks.sweep_interval_seconds);
     actix_web::rt::spawn(async move {

@@ -14,6 +14,7 @@ use super::login_limits::LoginLimits;
 use super::passwords::{
     password_matches, token_candidates, waste_like_a_password_check, HashCosts, PasswordScheme,
 };
+use crate::settings::ForemanYml;
 use crate::settings::{LoginSettings, Secret};
 use crate::storage::foreman_settings::{self, SettingValue};
 use crate::storage::{users, Database, StorageError};
@@ -150,29 +151,15 @@ impl UserAuthenticator {
     /// Reads `bcrypt_cost`, `pbkdf2_cost` and `password_hash` from Foreman's settings.yaml if it
     /// sets them; a missing or unreadable file just means "not set there".
     pub fn new(db: Database, settings: &LoginSettings, foreman_settings_yml: &Path) -> Self {
-        let file_settings = std::fs::read_to_string(foreman_settings_yml)
-            .ok()
-            .and_then(|text| yaml_rust2::YamlLoader::load_from_str(&text).ok())
-            .and_then(|docs| docs.into_iter().next())
-            .map(|doc| {
-                let value = |key: &str| {
-                    let symbol = &doc[format!(":{key}").as_str()];
-                    if symbol.is_badvalue() {
-                        doc[key].clone()
-                    } else {
-                        symbol.clone()
-                    }
-                };
-                let cost = |key: &str| value(key).as_i64().and_then(|n| u32::try_from(n).ok());
-                FileSettings {
-                    bcrypt: cost("bcrypt_cost"),
-                    pbkdf2: cost("pbkdf2_cost"),
-                    scheme: value("password_hash")
-                        .as_str()
-                        .and_then(PasswordScheme::from_setting),
-                }
-            })
-            .unwrap_or_default();
+        let yml = ForemanYml::load(foreman_settings_yml);
+        let file_settings = FileSettings {
+            bcrypt: yml.unsigned("bcrypt_cost"),
+            pbkdf2: yml.unsigned("pbkdf2_cost"),
+            scheme: yml
+                .string("password_hash")
+                .as_deref()
+                .and_then(PasswordScheme::from_setting),
+        };
         UserAuthenticator {
             db,
             hashing: HashingPool::new(settings.hashing_threads, settings.hashing_queue),

@@ -4,7 +4,9 @@
 //! values are parsed into their types here (addresses, modes, secrets), once.
 
 mod database_yml;
+mod foreman_yml;
 mod listen;
+mod notifications;
 mod secret;
 
 use std::fmt;
@@ -16,7 +18,12 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 pub use database_yml::{conninfo_from_foreman_yml, redact_database_url, FOREMAN_DATABASE_YML};
+pub use foreman_yml::ForemanYml;
 pub use listen::{FileMode, ListenAddr};
+pub use notifications::{
+    redact_url_path, MonitoringSettings, NotificationSettings, Switch, WebhookSettings,
+    WEBHOOK_EVENTS,
+};
 pub use secret::Secret;
 
 use crate::locks::policy::PolicyPattern;
@@ -32,6 +39,11 @@ pub struct Settings {
     pub logins: LoginSettings,
     pub locks: LockSettings,
     pub foreman: ForemanSettings,
+    pub monitoring: MonitoringSettings,
+    pub notifications: NotificationSettings,
+    /// Receivers of lock changes; none by default.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookSettings>,
     /// Optional direct TLS listener, beside the one Apache uses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsSettings>,
@@ -100,6 +112,9 @@ pub struct ForemanSettings {
     /// Foreman's settings.yaml: `bcrypt_cost`/`pbkdf2_cost`/`password_hash` set there win over
     /// the settings table, as in Foreman (they shape how tokens and new passwords are hashed).
     pub settings_yml: PathBuf,
+    /// Keep the plugin's "Distributed Lock" host status (needs the plugin's Ruby class in
+    /// Foreman: without it, Rails cannot load the rows and host pages fail).
+    pub host_status: bool,
 }
 
 /// A TLS listener that hosts reach without Apache: the TLS peer certificate identifies the host.
@@ -202,6 +217,20 @@ impl Settings {
         if !(1..=30).contains(&self.locks.sweep_interval_seconds) {
             return invalid("locks.sweep_interval_seconds must be between 1 and 30");
         }
+        for webhook in &self.webhooks {
+            webhook.check().map_err(SettingsError::Invalid)?;
+        }
+        if self.monitoring.downtime_minutes == 0
+            || self.monitoring.timeout_seconds == 0
+            || self.notifications.poll_interval_ms == 0
+            || self.notifications.max_retry_interval_seconds == 0
+            || self.notifications.max_age_seconds == 0
+        {
+            return invalid(
+                "monitoring.downtime_minutes, monitoring.timeout_seconds and the notifications.* \
+                 values must be at least 1",
+            );
+        }
         for pattern in &self.locks.policies {
             pattern
                 .check()
@@ -292,8 +321,11 @@ impl Serialize for Describe<'_> {
             logins: &'a LoginSettings,
             locks: &'a LockSettings,
             foreman: &'a ForemanSettings,
+            monitoring: &'a MonitoringSettings,
+            notifications: &'a NotificationSettings,
             #[serde(skip_serializing_if = "Option::is_none")]
             tls: &'a Option<TlsSettings>,
+            webhooks: Vec<notifications::ShownWebhook<'a>>,
         }
         let settings = self.0;
         Shown {
@@ -308,7 +340,10 @@ impl Serialize for Describe<'_> {
             logins: &settings.logins,
             locks: &settings.locks,
             foreman: &settings.foreman,
+            monitoring: &settings.monitoring,
+            notifications: &settings.notifications,
             tls: &settings.tls,
+            webhooks: settings.webhooks.iter().map(Into::into).collect(),
         }
         .serialize(s)
     }
@@ -345,6 +380,18 @@ fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, Se
         ("locks.stale_time_hours", 4.into()),
         ("locks.sweep_interval_seconds", 10.into()),
         ("foreman.settings_yml", "/etc/foreman/settings.yaml".into()),
+        ("foreman.host_status", false.into()),
+        ("monitoring.enabled", "auto".into()),
+        ("monitoring.author", "Foreman".into()),
+        ("monitoring.comment", "Host acquired lock.".into()),
+        ("monitoring.downtime_minutes", 180.into()),
+        ("monitoring.ssl_certificate", "".into()),
+        ("monitoring.ssl_priv_key", "".into()),
+        ("monitoring.ssl_ca_file", "".into()),
+        ("monitoring.timeout_seconds", 10.into()),
+        ("notifications.poll_interval_ms", 1000.into()),
+        ("notifications.max_retry_interval_seconds", 300.into()),
+        ("notifications.max_age_seconds", 86400.into()),
     ];
     let mut builder = Config::builder();
     for (key, value) in entries {

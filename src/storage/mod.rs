@@ -11,6 +11,7 @@ mod conninfo;
 pub mod foreman_settings;
 pub mod locks;
 pub mod migrations;
+pub mod notifications;
 pub mod schema;
 pub mod sql;
 pub mod users;

@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use serde_json::json;
+
 use crate::common::{pki, TestDb};
 use foreman_dlm::demo::FOREMAN_SCHEMA_SQL;
 
@@ -350,4 +352,84 @@ fn failed_logins_are_logged_without_the_password() {
     ] {
         assert!(!log.contains(secret), "the log contains {secret:?}:\n{log}");
     }
+}
+
+#[test]
+fn host_status_lists_and_purges_the_plugins_status_rows() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = settings_file(dir.path(), &db, &pki::shared().ca_file);
+    let (a, b) = (db.add_host("a.example.com"), db.add_host("b.example.com"));
+    db.exec(&format!(
+        "INSERT INTO host_status (type, status, host_id, reported_at) VALUES
+           ('HostStatus::DlmlockStatus', 0, {a}, now()), ('HostStatus::DlmlockStatus', 1, {b}, now()),
+           ('HostStatus::BuildStatus', 0, {a}, now())"
+    ));
+
+    let listed = foreman_dlm(&config, &["host-status"], &[]);
+    let purged = foreman_dlm(&config, &["host-status", "--purge"], &[]);
+
+    assert!(listed.status.success(), "{}", text(&listed));
+    assert!(text(&listed).contains("1 OK, 1 stale"), "{}", text(&listed));
+    assert!(purged.status.success(), "{}", text(&purged));
+    assert!(text(&purged).contains("removed 2"), "{}", text(&purged));
+    assert_eq!(
+        db.rows("SELECT type FROM host_status"),
+        json!([{"type": "HostStatus::BuildStatus"}]),
+        "only the plugin's rows go"
+    );
+}
+
+#[test]
+fn check_config_says_where_lock_changes_go_without_their_secrets() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = settings_file(dir.path(), &db, &pki::shared().ca_file);
+    let base = std::fs::read_to_string(&config).expect("settings");
+    std::fs::write(
+        &config,
+        format!(
+            "{base}\n[foreman]\nhost_status = true\n\n[[webhooks]]\n\
+             url = \"https://chat.example.com/hooks/t0ken\"\nevents = [\"acquire\", \"stale\"]\n\
+             secret = \"hmac-s3cret\"\n"
+        ),
+    )
+    .expect("write");
+
+    let output = foreman_dlm(&config, &["check-config"], &[]);
+    let out = text(&output);
+    assert!(output.status.success(), "{out}");
+    assert!(out.contains("monitoring downtimes: off (auto:"), "{out}");
+    assert!(out.contains("host status: on"), "{out}");
+    assert!(out.contains("host-status --purge"), "{out}");
+    assert!(
+        out.contains("webhook https://chat.example.com/… gets acquire, stale (signed)"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("t0ken") && !out.contains("hmac-s3cret"),
+        "{out}"
+    );
+
+    let forced = foreman_dlm(
+        &config,
+        &["check-config"],
+        &[("FOREMAN_DLM__MONITORING__ENABLED", "true")],
+    );
+    assert!(!forced.status.success());
+    assert!(
+        text(&forced).contains("foreman_monitoring is not installed"),
+        "{}",
+        text(&forced)
+    );
+    let bad_event = std::fs::read_to_string(&config)
+        .expect("settings")
+        .replace("\"stale\"", "\"stolen\"");
+    std::fs::write(&config, bad_event).expect("write");
+    let refused = foreman_dlm(&config, &["check-config"], &[]);
+    assert!(
+        text(&refused).contains("unknown event \"stolen\""),
+        "{}",
+        text(&refused)
+    );
 }

@@ -15,6 +15,7 @@ mod floods;
 mod host_locks;
 mod hostile;
 mod identity;
+mod notifications;
 mod opt_out;
 mod policies;
 mod policy_admin;

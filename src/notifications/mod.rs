@@ -1,0 +1,328 @@
+//! Delivering what lock changes must tell others: monitoring downtimes through the host's smart
+//! proxy, Foreman's "Distributed Lock" host status, and webhooks.
+//!
+//! The database writes the notifications, in the transaction of the lock change (the outbox, see
+//! `storage::notifications`); this worker delivers them. It never runs on a request's path: a
+//! receiver that is down or slow changes no lock answer. Each row is claimed by one worker of an
+//! HA pair at a time, each host's notifications go out in order per destination, failures are
+//! retried with exponential backoff, and a notification too old to matter is kept, marked failed,
+//! and logged. Delivery is at least once: every notification carries a unique id.
+
+mod host_status;
+mod monitoring;
+mod outbound;
+mod webhooks;
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::clock;
+use crate::settings::{MonitoringSettings, Settings, Switch, WebhookSettings};
+use crate::storage::notifications::{self as store, NotificationRow};
+use crate::storage::{catalog, Database, StorageError};
+pub use webhooks::{payload, signature, SIGNATURE_HEADER};
+
+/// The events each kind of destination takes.
+const MONITORING_EVENTS: [&str; 4] = ["acquire", "release", "expire", "force_release"];
+const HOST_STATUS_EVENTS: [&str; 5] = ["acquire", "release", "expire", "force_release", "stale"];
+
+/// Notifications claimed per round; each is for a different destination or host.
+const BATCH: i64 = 32;
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Done,
+    /// Worth trying again later: the receiver is down, slow or busy.
+    Retry(String),
+    /// The receiver refused it for good (a 4xx): kept, marked failed.
+    Refused(String),
+}
+
+/// Everything the worker needs from the settings.
+#[derive(Clone)]
+pub struct Notifier {
+    db: Database,
+    monitoring: MonitoringSettings,
+    /// Foreman's settings.yaml, for the smart-proxy client certificate.
+    foreman_yml: std::path::PathBuf,
+    host_status: bool,
+    webhooks: Vec<WebhookSettings>,
+    stale_hours: i32,
+    /// How often holders are checked for going stale (`locks.sweep_interval_seconds`).
+    stale_check: Duration,
+    poll: Duration,
+    max_retry_seconds: u64,
+    max_age_seconds: u64,
+}
+
+/// A destination this instance delivers to.
+enum Destination {
+    Monitoring(monitoring::MonitoringClient),
+    HostStatus,
+    Webhook(webhooks::WebhookClient),
+}
+
+impl Notifier {
+    pub fn new(db: Database, settings: &Settings) -> Notifier {
+        Notifier {
+            db,
+            monitoring: settings.monitoring.clone(),
+            foreman_yml: settings.foreman.settings_yml.clone(),
+            host_status: settings.foreman.host_status,
+            webhooks: settings.webhooks.clone(),
+            stale_hours: i32::try_from(settings.locks.stale_time_hours).unwrap_or(i32::MAX),
+            stale_check: Duration::from_secs(settings.locks.sweep_interval_seconds),
+            poll: Duration::from_millis(settings.notifications.poll_interval_ms),
+            max_retry_seconds: settings.notifications.max_retry_interval_seconds,
+            max_age_seconds: settings.notifications.max_age_seconds,
+        }
+    }
+
+    /// Whether monitoring downtimes are on: `auto` asks Foreman's database for
+    /// foreman_monitoring's column.
+    pub async fn monitoring_enabled(&self) -> Result<bool, StorageError> {
+        match self.monitoring.enabled {
+            Switch::Fixed(on) => Ok(on),
+            Switch::Auto(_) => {
+                let mut conn = self.db.conn().await?;
+                catalog::column_exists(&mut conn, "hosts", "monitoring_proxy_id").await
+            }
+        }
+    }
+
+    /// Builds the clients and writes the destinations table. Runs on the actix runtime (the
+    /// HTTP client is bound to it).
+    async fn destinations(&self) -> Result<Vec<(String, Destination)>, StorageError> {
+        let mut destinations = Vec::new();
+        if self.monitoring_enabled().await? {
+            let client = monitoring::MonitoringClient::new(&self.monitoring, &self.foreman_yml);
+            destinations.push(("monitoring".to_string(), Destination::Monitoring(client)));
+        }
+        if self.host_status {
+            destinations.push(("host_status".to_string(), Destination::HostStatus));
+        }
+        for webhook in &self.webhooks {
+            let client = webhooks::WebhookClient::new(webhook);
+            destinations.push((
+                client.destination().to_string(),
+                Destination::Webhook(client),
+            ));
+        }
+        let table: Vec<(String, Vec<String>)> = destinations
+            .iter()
+            .map(|(name, destination)| (name.clone(), destination.events()))
+            .collect();
+        let mut conn = self.db.conn().await?;
+        store::set_destinations(&mut conn, &table).await?;
+        for (name, destination) in &destinations {
+            log::info!(
+                "notifications: {} gets {}",
+                destination.label(name),
+                destination.events().join(", ")
+            );
+        }
+        Ok(destinations)
+    }
+
+    /// Delivers for as long as the service runs. Errors are logged and retried on the next
+    /// round: a database that is away now is probably back then.
+    pub async fn run_forever(self) {
+        let destinations = loop {
+            match self.destinations().await {
+                Ok(destinations) => break Rc::new(destinations),
+                Err(e) => {
+                    log::warn!("notifications: cannot set up the destinations yet: {e}");
+                    actix_web::rt::time::sleep(self.poll.max(Duration::from_secs(1))).await;
+                }
+            }
+        };
+        if destinations.is_empty() {
+            log::info!("notifications: no destination is configured");
+            return;
+        }
+        let names: Vec<String> = destinations.iter().map(|(name, _)| name.clone()).collect();
+        let mut stale_checked: Option<Instant> = None;
+        loop {
+            if stale_checked.is_none_or(|at| at.elapsed() >= self.stale_check) {
+                stale_checked = Some(Instant::now());
+                self.report_stale().await;
+            }
+            match self.round(&destinations, &names).await {
+                Ok(claimed) if claimed > 0 => continue,
+                Ok(_) => {}
+                Err(e) => log::warn!("notifications: {e}"),
+            }
+            actix_web::rt::time::sleep(self.poll).await;
+        }
+    }
+
+    async fn report_stale(&self) {
+        let reported = async {
+            let mut conn = self.db.conn().await?;
+            store::report_stale_holders(&mut conn, clock::test_now(), self.stale_hours).await
+        };
+        match reported.await {
+            Ok(0) => {}
+            Ok(n) => log::warn!(
+                "{n} lock holder(s) went stale (not refreshed for {}h)",
+                self.stale_hours
+            ),
+            Err(e) => log::warn!("notifications: stale check skipped: {e}"),
+        }
+    }
+
+    /// One claim and its deliveries; how many were claimed.
+    async fn round(
+        &self,
+        destinations: &[(String, Destination)],
+        names: &[String],
+    ) -> Result<usize, StorageError> {
+        let claim_seconds = i32::try_from(self.claim_seconds()).unwrap_or(i32::MAX);
+        let rows = {
+            let mut conn = self.db.conn().await?;
+            store::claim(&mut conn, names, BATCH, claim_seconds).await?
+        };
+        let attempts = rows.iter().map(|row| async move {
+            let outcome = match destinations
+                .iter()
+                .find(|(name, _)| *name == row.destination)
+            {
+                Some((_, destination)) => {
+                    destination.deliver(&self.db, row, self.stale_hours).await
+                }
+                None => Delivery::Retry("no longer a destination here".into()),
+            };
+            (row, outcome)
+        });
+        let outcomes = futures_util::future::join_all(attempts).await;
+        let mut conn = self.db.conn().await?;
+        for (row, outcome) in outcomes {
+            self.record(&mut conn, destinations, row, outcome).await?;
+        }
+        Ok(rows.len())
+    }
+
+    async fn record(
+        &self,
+        conn: &mut crate::storage::Conn,
+        destinations: &[(String, Destination)],
+        row: &NotificationRow,
+        outcome: Delivery,
+    ) -> Result<(), StorageError> {
+        let label = destinations
+            .iter()
+            .find(|(name, _)| *name == row.destination)
+            .map_or_else(|| row.destination.clone(), |(name, d)| d.label(name));
+        let (error, permanent) = match outcome {
+            Delivery::Done => {
+                log::debug!(
+                    "notification {} ({}) delivered to {label}",
+                    row.uuid,
+                    row.event
+                );
+                return store::mark_delivered(conn, row.id).await;
+            }
+            Delivery::Retry(error) => (error, false),
+            Delivery::Refused(error) => (error, true),
+        };
+        let retry_in = self.backoff(row.attempts);
+        let max_age = i32::try_from(self.max_age_seconds).unwrap_or(i32::MAX);
+        if store::mark_retry(conn, row.id, &error, retry_in, max_age, permanent).await? {
+            log::error!(
+                "notification {} ({} of lock {:?}, host {:?}) to {label} failed for good after {} \
+                 attempt(s): {error}",
+                row.uuid,
+                row.event,
+                row.lock_name.as_deref().unwrap_or("?"),
+                row.host_name.as_deref().unwrap_or("-"),
+                row.attempts
+            );
+        } else {
+            log::warn!(
+                "notification {} to {label} failed (attempt {}), retrying in {retry_in}s: {error}",
+                row.uuid,
+                row.attempts
+            );
+        }
+        Ok(())
+    }
+
+    /// 1, 2, 4, … seconds, up to `notifications.max_retry_interval_seconds`.
+    fn backoff(&self, attempts: i32) -> i32 {
+        let exponent = u32::try_from(attempts.saturating_sub(1))
+            .unwrap_or(0)
+            .min(20);
+        let seconds = 1u64.checked_shl(exponent).unwrap_or(u64::MAX);
+        i32::try_from(seconds.min(self.max_retry_seconds)).unwrap_or(i32::MAX)
+    }
+
+    /// Longer than any attempt can take, so that a claim only runs out when its worker died.
+    fn claim_seconds(&self) -> u64 {
+        let slowest = self
+            .webhooks
+            .iter()
+            .map(|w| w.timeout_seconds)
+            .chain([self.monitoring.timeout_seconds])
+            .max()
+            .unwrap_or(10);
+        slowest + 30
+    }
+}
+
+/// For `check-config`: which client certificate the monitoring proxies get, checked by loading
+/// it; the error names the file that fails.
+pub fn monitoring_identity(settings: &Settings) -> Result<String, String> {
+    let [certificate, key, ca_file] =
+        monitoring::proxy_identity(&settings.monitoring, &settings.foreman.settings_yml);
+    let (Some(certificate), Some(key)) = (certificate, key) else {
+        return Err(format!(
+            "no client certificate for the smart proxies: set monitoring.ssl_certificate and \
+             monitoring.ssl_priv_key, or :ssl_certificate: and :ssl_priv_key: in {}",
+            settings.foreman.settings_yml.display()
+        ));
+    };
+    outbound::tls(&outbound::Identity {
+        certificate: Some(&certificate),
+        key: Some(&key),
+        ca_file: ca_file.as_deref(),
+    })?;
+    Ok(format!(
+        "client certificate {} (key {}), proxies verified with {}",
+        certificate.display(),
+        key.display(),
+        ca_file.map_or("the system's CAs".into(), |f| f.display().to_string())
+    ))
+}
+
+/// For `check-config` and the log: a webhook's URL without its path, which may hold a token.
+pub fn webhook_label(url: &str) -> String {
+    webhooks::label_of(url)
+}
+
+impl Destination {
+    fn events(&self) -> Vec<String> {
+        let events: &[&str] = match self {
+            Destination::Monitoring(_) => &MONITORING_EVENTS,
+            Destination::HostStatus => &HOST_STATUS_EVENTS,
+            Destination::Webhook(client) => return client.events(),
+        };
+        events.iter().map(|e| e.to_string()).collect()
+    }
+
+    /// How logs name it: never a webhook's full URL, which may carry a token.
+    fn label(&self, name: &str) -> String {
+        match self {
+            Destination::Webhook(client) => client.label(),
+            _ => name.to_string(),
+        }
+    }
+
+    async fn deliver(&self, db: &Database, row: &NotificationRow, stale_hours: i32) -> Delivery {
+        match self {
+            Destination::Monitoring(client) => client.deliver(db, row).await,
+            Destination::HostStatus => host_status::deliver(db, row, stale_hours).await,
+            Destination::Webhook(client) => client.deliver(row).await,
+        }
+    }
+}
