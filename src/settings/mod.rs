@@ -4,6 +4,7 @@
 //! values are parsed into their types here (addresses, modes, secrets), once.
 
 mod database_yml;
+mod defaults;
 mod foreman_yml;
 mod listen;
 mod notifications;
@@ -183,7 +184,7 @@ impl Settings {
                 path.display()
             )));
         }
-        let builder = defaults()?
+        let builder = defaults::defaults()?
             .add_source(
                 File::from(path.as_path())
                     .format(FileFormat::Toml)
@@ -195,7 +196,7 @@ impl Settings {
 
     /// Defaults plus environment only; the demo builds settings this way.
     pub fn from_defaults_and_env() -> Result<Settings, SettingsError> {
-        Self::from_config(defaults()?.add_source(environment()).build())
+        Self::from_config(defaults::defaults()?.add_source(environment()).build())
     }
 
     fn from_config(built: Result<Config, config::ConfigError>) -> Result<Settings, SettingsError> {
@@ -347,59 +348,6 @@ impl Serialize for Describe<'_> {
         }
         .serialize(s)
     }
-}
-
-fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, SettingsError> {
-    let none = Vec::<String>::new;
-    let entries: Vec<(&str, config::Value)> = vec![
-        ("database.foreman_database_yml", FOREMAN_DATABASE_YML.into()),
-        ("database.pool_size", 10.into()),
-        ("database.connect_timeout_seconds", 5.into()),
-        ("http.listen", "unix:/run/foreman-dlm/http.sock".into()),
-        ("http.workers", 0.into()),
-        ("http.socket_mode", "0660".into()),
-        ("http.socket_group", "".into()),
-        ("http.header_timeout_seconds", 10.into()),
-        ("http.body_timeout_seconds", 10.into()),
-        ("client_cert.ca_files", none().into()),
-        ("client_cert.katello_ca_files", none().into()),
-        ("client_cert.crl_files", none().into()),
-        (
-            "client_cert.trusted_proxies",
-            vec!["127.0.0.1/32".to_string(), "::1/128".to_string()].into(),
-        ),
-        ("client_cert.cert_header", "SSL-CLIENT-CERT".into()),
-        ("client_cert.verify_header", "SSL-CLIENT-VERIFY".into()),
-        ("client_cert.dn_header", "SSL-CLIENT-S-DN".into()),
-        ("client_cert.trust_proxy_verification", false.into()),
-        ("client_cert.reload_interval_seconds", 10.into()),
-        ("logins.hashing_threads", 0.into()),
-        ("logins.hashing_queue", 32.into()),
-        ("logins.failures_per_address_per_minute", 20.into()),
-        ("logins.failures_per_login_per_minute", 10.into()),
-        ("locks.stale_time_hours", 4.into()),
-        ("locks.sweep_interval_seconds", 10.into()),
-        ("foreman.settings_yml", "/etc/foreman/settings.yaml".into()),
-        ("foreman.host_status", false.into()),
-        ("monitoring.enabled", "auto".into()),
-        ("monitoring.author", "Foreman".into()),
-        ("monitoring.comment", "Host acquired lock.".into()),
-        ("monitoring.downtime_minutes", 180.into()),
-        ("monitoring.ssl_certificate", "".into()),
-        ("monitoring.ssl_priv_key", "".into()),
-        ("monitoring.ssl_ca_file", "".into()),
-        ("monitoring.timeout_seconds", 10.into()),
-        ("notifications.poll_interval_ms", 1000.into()),
-        ("notifications.max_retry_interval_seconds", 300.into()),
-        ("notifications.max_age_seconds", 86400.into()),
-    ];
-    let mut builder = Config::builder();
-    for (key, value) in entries {
-        builder = builder
-            .set_default(key, value)
-            .map_err(|e| SettingsError::Invalid(format!("internal default {key}: {e}")))?;
-    }
-    Ok(builder)
 }
 
 fn environment() -> Environment {
