@@ -10,6 +10,7 @@ pub mod demo;
 pub mod http;
 pub mod identity;
 pub mod locks;
+pub mod metrics;
 pub mod notifications;
 pub mod services;
 pub mod settings;

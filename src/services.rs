@@ -7,9 +7,10 @@ use std::time::Duration;
 use crate::identity::users::UserAuthenticator;
 use crate::identity::ClientCertAuthenticator;
 use crate::locks::LockManager;
+use crate::metrics::{Metrics, Snapshot};
 use crate::notifications::Notifier;
 use crate::settings::Settings;
-use crate::storage::Database;
+use crate::storage::{migrations, Database};
 
 pub struct Services {
     pub certificates: Arc<ClientCertAuthenticator>,
@@ -17,6 +18,18 @@ pub struct Services {
     pub locks: LockManager,
     /// Delivers the outbox; started beside the HTTP server.
     pub notifier: Notifier,
+    pub metrics: Arc<Metrics>,
+    db: Database,
+}
+
+/// What `/health/ready` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// The database cannot be reached; the text says why (for the log, not the client).
+    DatabaseUnavailable(String),
+    /// Migrations are pending: `foreman-dlm migrate` has not run for this version.
+    MigrationsPending(Vec<String>),
 }
 
 impl Services {
@@ -39,11 +52,55 @@ impl Services {
                 &settings.foreman.settings_yml,
             ),
             notifier: Notifier::new(db.clone(), settings),
+            metrics: Arc::new(Metrics::new()),
+            db: db.clone(),
             locks: LockManager::new(
                 db,
                 settings.locks.stale_time_hours,
                 &settings.locks.policies,
             ),
         })
+    }
+}
+
+impl Services {
+    /// Ready when the database answers and its migrations are current.
+    pub async fn readiness(&self) -> Readiness {
+        let mut conn = match self.db.conn().await {
+            Ok(conn) => conn,
+            Err(e) => return Readiness::DatabaseUnavailable(e.to_string()),
+        };
+        match migrations::pending_on(&mut conn).await {
+            Ok(pending) if pending.is_empty() => Readiness::Ready,
+            Ok(pending) => Readiness::MigrationsPending(pending),
+            Err(e) => Readiness::DatabaseUnavailable(e.to_string()),
+        }
+    }
+
+    /// Brings the gauges up to date when they are older than a few seconds; a database that
+    /// cannot be read leaves the last values (the pool's gauges are always fresh).
+    pub async fn refresh_gauges(&self) {
+        if !self.metrics.gauges_due() {
+            return;
+        }
+        let locks = match self.locks.overview().await {
+            Ok(locks) => locks,
+            Err(e) => {
+                log::warn!("metrics: cannot read the locks: {e}");
+                return;
+            }
+        };
+        let (pending, failed) = self.notifier.backlog().await.unwrap_or_else(|e| {
+            log::warn!("metrics: cannot read the outbox: {e}");
+            (0, 0)
+        });
+        let pool = self.db.status();
+        self.metrics.set_gauges(&Snapshot {
+            locks,
+            connections_in_use: pool.open.saturating_sub(pool.idle),
+            connections_idle: pool.idle,
+            notifications_pending: pending,
+            notifications_failed: failed,
+        });
     }
 }

@@ -49,6 +49,9 @@ pub fn run_server(settings: &Settings) -> ExitCode {
         for addr in listening.tls {
             log::info!("foreman-dlm listening on https://{addr} (client certificates)");
         }
+        if let Some(addr) = listening.metrics {
+            log::info!("metrics and health checks on http://{addr}/metrics");
+        }
         server.await.map_err(|e| e.to_string())
     });
     match result {

@@ -13,6 +13,7 @@ use super::tls::{TlsPeer, UnixSocketPeer};
 use super::AppState;
 use crate::identity::users::{BasicCredentials, MalformedLogin, Permission, User};
 use crate::identity::{Credential, Presented, Transport};
+use crate::metrics::Verification;
 
 /// Everything a request presents as identity, read before any database or CPU-heavy work.
 pub struct Credentials {
@@ -90,12 +91,22 @@ impl Credentials {
             None => Ok(Credential::Missing {
                 reason: "no client certificate".into(),
             }),
-            Some(Presented::Decided(credential)) => Ok(credential),
+            Some(Presented::Decided(credential)) => {
+                if matches!(credential, Credential::Verified(_)) {
+                    state.services.metrics.certificate(Verification::CacheHit);
+                }
+                Ok(credential)
+            }
             Some(Presented::Unverified { key, cert }) => {
                 let authenticator = state.services.certificates.clone();
-                web::block(move || authenticator.verify(key, cert))
+                let credential = web::block(move || authenticator.verify(key, cert))
                     .await
-                    .map_err(|_| ApiError::Internal("certificate verification panicked".into()))
+                    .map_err(|_| ApiError::Internal("certificate verification panicked".into()))?;
+                state.services.metrics.certificate(match credential {
+                    Credential::Verified(_) => Verification::Verified,
+                    Credential::Missing { .. } => Verification::Refused,
+                });
+                Ok(credential)
             }
         }
     }

@@ -14,7 +14,8 @@ use super::views::LockBody;
 use super::AppState;
 use crate::identity::users::Permission;
 use crate::identity::Credential;
-use crate::locks::{LockError, LockRef};
+use crate::locks::{HostAnswer, HostOutcome, LockError, LockRef};
+use crate::metrics::Operation;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Action {
@@ -89,6 +90,12 @@ async fn handle(
     refuse_body(&req)?;
     let lock = lock_ref(&req)?;
     let locks = &state.services.locks;
+    let metrics = &state.services.metrics;
+    let operation = match action {
+        Action::Show => Operation::Show,
+        Action::Acquire => Operation::Acquire,
+        Action::Release => Operation::Release,
+    };
     let unknown_subject = match credentials.certificate(&state).await? {
         Credential::Verified(certificate) => {
             let answer = match action {
@@ -96,6 +103,7 @@ async fn handle(
                 Action::Acquire => locks.acquire(&certificate, &lock).await,
                 Action::Release => locks.release(&certificate, &lock).await,
             };
+            metrics.lock_request(operation, outcome_of(&answer));
             match answer {
                 Ok(answer) => {
                     log::debug!("host {} {action:?} {:?}", answer.caller.name, lock.as_str());
@@ -118,6 +126,7 @@ async fn handle(
                     "request from {} without identity ({reason})",
                     display_address(credentials.client)
                 );
+                metrics.lock_request(operation, "unauthenticated");
             }
             None
         }
@@ -132,6 +141,21 @@ async fn handle(
         &lock,
     ))
     .await
+}
+
+/// The `outcome` label of a host's request: what happened, or why not.
+fn outcome_of(answer: &Result<HostAnswer, LockError>) -> &'static str {
+    match answer {
+        // A show that was answered counts as granted.
+        Ok(answer) => match answer.outcome {
+            HostOutcome::Shown | HostOutcome::Granted => "granted",
+            HostOutcome::Refreshed => "refreshed",
+            HostOutcome::Released | HostOutcome::NotHeld => "released",
+        },
+        Err(LockError::PreconditionFailed { refusal, .. }) => refusal.reason(),
+        Err(LockError::UnknownHost { .. }) => "unauthenticated",
+        Err(_) => "error",
+    }
 }
 
 async fn as_user(

@@ -10,6 +10,7 @@ pub mod caller;
 pub mod error;
 pub mod lock_routes;
 mod middleware;
+pub mod observability;
 pub mod pagination;
 pub mod params;
 pub mod routes;

@@ -11,7 +11,7 @@ use actix_web::{web, App, HttpServer};
 
 use super::routes::{query_config, route_not_found, routes};
 use super::tls::{self, ConnectionLimit};
-use super::{middleware, AppState};
+use super::{middleware, observability, AppState};
 use crate::identity::trust_store::Reload;
 use crate::identity::ClientCertAuthenticator;
 use crate::services::Services;
@@ -22,6 +22,7 @@ use crate::settings::{FileMode, ListenAddr, Settings};
 pub struct Listening {
     pub http: Vec<String>,
     pub tls: Vec<std::net::SocketAddr>,
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// Binds the listeners and returns the server (not yet awaited) and where it listens. Must run
@@ -63,6 +64,14 @@ pub fn start(settings: &Settings, services: Services) -> Result<(Server, Listeni
             .sweep_leases_forever(sweep_interval)
             .await;
     });
+    let metrics = match settings.metrics.listen_addr() {
+        Some(listen) => {
+            let (server, addr) = observability::metrics_server(listen, state.clone())?;
+            actix_web::rt::spawn(server);
+            Some(addr)
+        }
+        None => None,
+    };
     let workers = match settings.http.workers {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         n => n,
@@ -85,6 +94,14 @@ pub fn start(settings: &Settings, services: Services) -> Result<(Server, Listeni
                 srv.call(req)
             })
             .wrap_fn(|req, srv| middleware::answer_panics(srv.call(req)))
+            .wrap_fn({
+                let state = state.clone();
+                move |req, srv| {
+                    let state = state.clone();
+                    let call = srv.call(req);
+                    async move { observability::record_duration(state, call).await }
+                }
+            })
             .configure(routes)
             .default_service(web::to(route_not_found))
     })
@@ -121,7 +138,7 @@ pub fn start(settings: &Settings, services: Services) -> Result<(Server, Listeni
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     }
     let tls = server.addrs().split_off(before_tls);
-    Ok((server.run(), Listening { http, tls }))
+    Ok((server.run(), Listening { http, tls, metrics }))
 }
 
 /// A socket file left by a previous run that was killed is replaced; anything else at that path

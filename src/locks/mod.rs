@@ -10,6 +10,7 @@ pub mod leases;
 pub mod model;
 pub mod name;
 pub mod opt_out;
+pub mod overview;
 pub mod policy;
 pub mod search;
 

@@ -91,6 +91,12 @@ impl Notifier {
         }
     }
 
+    /// (pending, failed) notifications, for the metrics.
+    pub async fn backlog(&self) -> Result<(i64, i64), StorageError> {
+        let mut conn = self.db.conn().await?;
+        store::backlog(&mut conn).await
+    }
+
     /// Builds the clients and writes the destinations table. Runs on the actix runtime (the
     /// HTTP client is bound to it).
     async fn destinations(&self) -> Result<Vec<(String, Destination)>, StorageError> {

@@ -42,6 +42,7 @@ pub struct Settings {
     pub foreman: ForemanSettings,
     pub monitoring: MonitoringSettings,
     pub notifications: NotificationSettings,
+    pub metrics: MetricsSettings,
     /// Receivers of lock changes; none by default.
     #[serde(default)]
     pub webhooks: Vec<WebhookSettings>,
@@ -116,6 +117,19 @@ pub struct ForemanSettings {
     /// Keep the plugin's "Distributed Lock" host status (needs the plugin's Ruby class in
     /// Foreman: without it, Rails cannot load the rows and host pages fail).
     pub host_status: bool,
+}
+
+/// The metrics listener: Prometheus and health checks, never routed by Apache.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct MetricsSettings {
+    /// `address:port`, or empty for no metrics listener.
+    pub listen: String,
+}
+
+impl MetricsSettings {
+    pub fn listen_addr(&self) -> Option<SocketAddr> {
+        self.listen.trim().parse().ok()
+    }
 }
 
 /// A TLS listener that hosts reach without Apache: the TLS peer certificate identifies the host.
@@ -217,6 +231,12 @@ impl Settings {
         }
         if !(1..=30).contains(&self.locks.sweep_interval_seconds) {
             return invalid("locks.sweep_interval_seconds must be between 1 and 30");
+        }
+        if !self.metrics.listen.trim().is_empty() && self.metrics.listen_addr().is_none() {
+            return Err(SettingsError::Invalid(format!(
+                "metrics.listen = {:?} is not an address:port (or empty for none)",
+                self.metrics.listen
+            )));
         }
         for webhook in &self.webhooks {
             webhook.check().map_err(SettingsError::Invalid)?;
@@ -324,6 +344,7 @@ impl Serialize for Describe<'_> {
             foreman: &'a ForemanSettings,
             monitoring: &'a MonitoringSettings,
             notifications: &'a NotificationSettings,
+            metrics: &'a MetricsSettings,
             #[serde(skip_serializing_if = "Option::is_none")]
             tls: &'a Option<TlsSettings>,
             webhooks: Vec<notifications::ShownWebhook<'a>>,
@@ -343,6 +364,7 @@ impl Serialize for Describe<'_> {
             foreman: &settings.foreman,
             monitoring: &settings.monitoring,
             notifications: &settings.notifications,
+            metrics: &settings.metrics,
             tls: &settings.tls,
             webhooks: settings.webhooks.iter().map(Into::into).collect(),
         }

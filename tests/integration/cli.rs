@@ -10,7 +10,12 @@ use foreman_dlm::demo::FOREMAN_SCHEMA_SQL;
 
 fn foreman_dlm(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_foreman-dlm"));
-    command.arg("--config").arg(config).args(args);
+    // Never the default metrics port: tests run side by side.
+    command
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("FOREMAN_DLM__METRICS__LISTEN", "127.0.0.1:0");
     for (key, value) in env {
         command.env(key, value);
     }

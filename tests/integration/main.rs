@@ -16,6 +16,7 @@ mod host_locks;
 mod hostile;
 mod identity;
 mod notifications;
+mod observability;
 mod opt_out;
 mod policies;
 mod policy_admin;

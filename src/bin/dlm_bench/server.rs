@@ -45,6 +45,7 @@ impl Server {
             .env("FOREMAN_DLM__DATABASE__URL", database_url)
             .env("FOREMAN_DLM__DATABASE__POOL_SIZE", pool_size.to_string())
             .env("FOREMAN_DLM__HTTP__LISTEN", "127.0.0.1:0")
+            .env("FOREMAN_DLM__METRICS__LISTEN", "")
             .env("FOREMAN_DLM__CLIENT_CERT__CA_FILES", ca_file)
             // The listening line only: a log line per request would be measured too.
             .env("RUST_LOG", "warn,foreman_dlm::commands=info")

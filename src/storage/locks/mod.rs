@@ -17,6 +17,7 @@ pub mod admin;
 pub mod events;
 pub mod host_requests;
 pub mod leases;
+pub mod overview;
 pub mod search;
 pub mod statements;
 

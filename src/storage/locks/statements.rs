@@ -58,6 +58,8 @@ pub struct LockStatements {
     pub(super) update: &'static str,
     pub(super) release_holder: &'static str,
     pub(super) sweep: &'static str,
+    /// The metrics' summary of the locks table ($1 clock, $2 stale hours).
+    pub(super) overview: &'static str,
 }
 
 /// `{now}` for a statement whose clock is `$n`: the test clock when one is set, else the
@@ -146,6 +148,7 @@ impl LockStatements {
             update: build(include_str!("sql/update.sql"), "", 11),
             release_holder: build(include_str!("sql/release_holder.sql"), "", 4),
             sweep: build(include_str!("sql/sweep_leases.sql"), "", 1),
+            overview: build(include_str!("sql/overview.sql"), "", 1),
             policy,
         }
     }

@@ -152,6 +152,14 @@ impl TestDb {
         PgConnection::establish(&self.url).expect("test database connection")
     }
 
+    /// Runs SQL as the administrator, on the server's `postgres` database (for statements about
+    /// a test database itself, such as refusing its connections).
+    pub fn admin_exec(sql: &str) {
+        admin_conn()
+            .batch_execute(sql)
+            .unwrap_or_else(|e| panic!("{e}\n{sql}"));
+    }
+
     pub fn exec(&self, sql: &str) {
         self.conn()
             .batch_execute(sql)

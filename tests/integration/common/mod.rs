@@ -9,6 +9,7 @@ mod db;
 mod http;
 pub mod load;
 pub mod pki;
+pub mod prometheus;
 pub mod receivers;
 mod server;
 pub mod users;

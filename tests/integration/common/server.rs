@@ -77,7 +77,7 @@ impl ServerOptions {
         };
         let mut text = format!(
             "[database]\nurl = {:?}\nconnect_timeout_seconds = 2\n\n\
-             [http]\nlisten = {listen:?}\nworkers = 2\n\n\
+             [http]\nlisten = {listen:?}\nworkers = 2\n\n[metrics]\nlisten = \"127.0.0.1:0\"\n\n\
              [client_cert]\nca_files = {}\nkatello_ca_files = {}\ncrl_files = {}\n\
              {proxies}trust_proxy_verification = {}\nreload_interval_seconds = 1\n\n",
             self.database_url,
@@ -106,6 +106,7 @@ pub struct Server {
     pub unix_socket: Option<PathBuf>,
     child: Child,
     logs: Arc<Mutex<String>>,
+    metrics_addr: Arc<Mutex<Option<SocketAddr>>>,
     _config: tempfile::TempDir,
 }
 
@@ -136,10 +137,21 @@ impl Server {
         let logs = Arc::new(Mutex::new(String::new()));
         let (found_tx, found) = std::sync::mpsc::channel::<String>();
         let sink = logs.clone();
+        let metrics_addr = Arc::new(Mutex::new(None));
+        let metrics_sink = metrics_addr.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(at) = line.find("listening on ") {
                     let _ = found_tx.send(line[at + "listening on ".len()..].to_string());
+                }
+                if let Some(at) = line.find("health checks on http://") {
+                    let addr = line[at + "health checks on http://".len()..]
+                        .trim_end_matches("/metrics")
+                        .parse()
+                        .ok();
+                    if let Ok(mut slot) = metrics_sink.lock() {
+                        *slot = addr;
+                    }
                 }
                 if let Ok(mut logs) = sink.lock() {
                     logs.push_str(&line);
@@ -176,7 +188,24 @@ impl Server {
             unix_socket,
             child,
             logs,
+            metrics_addr,
             _config: config,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT{path}` on the metrics listener (waits for its log line).
+    pub fn metrics_url(&self, path: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(addr) = self.metrics_addr.lock().ok().and_then(|a| *a) {
+                return format!("http://{addr}{path}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no metrics listener:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

@@ -1,0 +1,126 @@
+//! Debian's Prometheus server scraping the service's metrics listener: the real parser of the
+//! exposition format, and the real query engine for the alert rules and the dashboard.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::receivers::free_port;
+
+const PROMETHEUS: &str = "/usr/bin/prometheus";
+pub const PROMTOOL: &str = "/usr/bin/promtool";
+
+/// Whether Prometheus can run here: skipped with a notice, except under CI (CI=true), where
+/// `.ci/run` installs it and a missing binary is a failure.
+pub fn available() -> bool {
+    if Path::new(PROMETHEUS).exists() && Path::new(PROMTOOL).exists() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "prometheus is not installed; .ci/run installs Debian's prometheus"
+    );
+    eprintln!("NOTICE: {PROMETHEUS} not found; skipping (apt-get install prometheus)");
+    false
+}
+
+pub struct Prometheus {
+    port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    /// Scrapes `target` (host:port) every second as job `foreman-dlm`.
+    pub fn scraping(target: &str) -> Prometheus {
+        let dir = tempfile::tempdir().expect("dir");
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+                 scrape_configs:\n  - job_name: foreman-dlm\n    static_configs:\n      \
+                 - targets: ['{target}']\n"
+            ),
+        )
+        .expect("config");
+        let port = free_port();
+        let child = Command::new(PROMETHEUS)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start prometheus");
+        Prometheus {
+            port,
+            child,
+            _dir: dir,
+        }
+    }
+
+    pub async fn api(&self, path: &str) -> Value {
+        let url = format!("http://127.0.0.1:{}{path}", self.port);
+        super::send("GET", &url, &[]).await.body
+    }
+
+    /// The value of a PromQL expression once it has one (waits for scrapes).
+    pub async fn value(&self, expr: &str, accept: impl Fn(f64) -> bool) -> f64 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let encoded: String =
+                percent_encoding::utf8_percent_encode(expr, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string();
+            let answer = self.api(&format!("/api/v1/query?query={encoded}")).await;
+            let value = answer["data"]["result"][0]["value"][1]
+                .as_str()
+                .and_then(|v| v.parse::<f64>().ok());
+            if let Some(v) = value.filter(|v| accept(*v)) {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "{expr}: {answer}");
+            actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// Metric name → type, as Prometheus read them from the scrapes, once `names` are all there.
+    pub async fn metadata(&self, names: &[&str]) -> std::collections::BTreeMap<String, String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let answer = self
+                .api("/api/v1/targets/metadata?match_target=%7Bjob%3D%22foreman-dlm%22%7D")
+                .await;
+            let types: std::collections::BTreeMap<String, String> = answer["data"]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|m| {
+                            Some((
+                                m["metric"].as_str()?.to_string(),
+                                m["type"].as_str()?.to_string(),
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if names.iter().all(|n| types.contains_key(*n)) || Instant::now() > deadline {
+                return types;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
