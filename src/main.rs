@@ -27,6 +27,8 @@ enum Command {
     CheckConfig,
     /// Delete lock events older than --days, in batches (the plugin's `dlmlocks:expire` task).
     ExpireEvents(commands::ExpireArgs),
+    /// The locks: holders, how long each has held, stale, policy (--json, --stale).
+    Status(commands::status::StatusArgs),
     /// Show the plugin's "Distributed Lock" host status rows; --purge removes them (for a site
     /// that drops the plugin).
     HostStatus(commands::host_status::HostStatusArgs),
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Migrate => commands::migrate(config),
         Command::CheckConfig => commands::check_config::run(config),
         Command::ExpireEvents(args) => commands::expire_events(config, &args),
+        Command::Status(args) => commands::status::run(config, &args),
         Command::HostStatus(args) => commands::host_status::run(config, &args),
         Command::Demo(args) => commands::demo::run(args),
     }

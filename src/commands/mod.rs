@@ -3,6 +3,7 @@
 pub mod check_config;
 pub mod demo;
 pub mod host_status;
+pub mod status;
 
 use std::path::Path;
 use std::process::ExitCode;

@@ -438,3 +438,81 @@ fn check_config_says_where_lock_changes_go_without_their_secrets() {
         text(&refused)
     );
 }
+
+#[test]
+fn status_prints_the_locks_and_stale_exits_1_for_cron() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = settings_file(dir.path(), &db, &pki::shared().ca_file);
+    let (web1, web2) = (
+        db.add_host("web1.example.com"),
+        db.add_host("web2.example.com"),
+    );
+    // A lock held since yesterday (stale after 4 hours) and one held for ten minutes by two.
+    db.add_lock("old", Some(web1), true);
+    let pair = db.add_lock("pair", Some(web1), true);
+    db.exec(&format!(
+        "UPDATE dlmlocks SET updated_at = now() AT TIME ZONE 'UTC' - interval '10 minutes' WHERE id = {pair};
+         INSERT INTO foreman_dlm_lock_policies (dlmlock_id, max_holders, lease_seconds, created_at, updated_at)
+              VALUES ({pair}, 3, 3600, now(), now());
+         INSERT INTO foreman_dlm_lock_holders (dlmlock_id, host_id, acquired_at, refreshed_at) VALUES
+              ({pair}, {web1}, now() AT TIME ZONE 'UTC' - interval '10 minutes', now() AT TIME ZONE 'UTC'),
+              ({pair}, {web2}, now() AT TIME ZONE 'UTC' - interval '5 minutes', now() AT TIME ZONE 'UTC')"
+    ));
+    db.add_lock("free", None, false);
+
+    let table = foreman_dlm(&config, &["status"], &[]);
+    let as_json = foreman_dlm(&config, &["status", "--json"], &[]);
+    let stale = foreman_dlm(&config, &["status", "--stale"], &[]);
+
+    let out = text(&table);
+    assert!(table.status.success(), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("LOCK") && lines[0].contains("HELD FOR"),
+        "{out}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("free") && l.contains("disabled") && l.contains("0/1")),
+        "{out}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("old")
+            && l.contains("web1.example.com")
+            && l.contains("1d 0h")
+            && l.contains("STALE")),
+        "{out}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("pair")
+            && l.contains("web2.example.com")
+            && l.contains("5m")
+            && l.contains("2/3")
+            && l.contains("lease 3600s")),
+        "{out}"
+    );
+
+    let parsed: serde_json::Value = serde_json::from_slice(&as_json.stdout).expect("json");
+    assert_eq!(parsed.as_array().map(Vec::len), Some(3));
+    let pair_json = &parsed[2];
+    assert_eq!(pair_json["name"], "pair");
+    assert_eq!(pair_json["max_holders"], 3);
+    assert_eq!(pair_json["holders"][0]["host"], "web1.example.com");
+    assert!(pair_json["holders"][0]["held_for_seconds"]
+        .as_i64()
+        .is_some_and(|s| (590..700).contains(&s)));
+    assert_eq!(parsed[1]["stale"], true);
+
+    assert_eq!(stale.status.code(), Some(1), "{}", text(&stale));
+    assert!(
+        text(&stale).contains("old") && !text(&stale).contains("pair"),
+        "{}",
+        text(&stale)
+    );
+    db.exec("UPDATE dlmlocks SET host_id = NULL WHERE name = 'old'");
+    let clean = foreman_dlm(&config, &["status", "--stale"], &[]);
+    assert_eq!(clean.status.code(), Some(0), "{}", text(&clean));
+    assert!(text(&clean).contains("(no locks)"));
+}
