@@ -3,3 +3,4 @@ DROP FUNCTION IF EXISTS foreman_dlm_acquire(integer, integer, boolean, integer, 
 DROP FUNCTION IF EXISTS foreman_dlm_stamp(dlmlocks, timestamp);
 DROP FUNCTION IF EXISTS foreman_dlm_expire_holders(dlmlocks, integer[], timestamp);
 DROP FUNCTION IF EXISTS foreman_dlm_settle_holders(dlmlocks);
+DROP TABLE IF EXISTS foreman_dlm_waiting;

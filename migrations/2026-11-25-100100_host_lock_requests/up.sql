@@ -10,6 +10,16 @@
 -- one slot is taken), full (every slot is taken); release → released, not_held, disabled, held.
 -- NULL: no such target.
 
+-- Hosts that asked and were refused, for the status page's "waiting" list: the last refusal of
+-- each host per lock; a grant removes it.
+CREATE TABLE foreman_dlm_waiting (
+    dlmlock_id integer NOT NULL REFERENCES dlmlocks (id) ON DELETE CASCADE,
+    host_id integer NOT NULL REFERENCES hosts (id) ON DELETE CASCADE,
+    reason text NOT NULL,
+    refused_at timestamp without time zone NOT NULL,
+    PRIMARY KEY (dlmlock_id, host_id)
+);
+
 -- Makes the holder rows the whole truth before they change: the plugin's holder (host_id) gets a
 -- row if another writer set it without one, and rows another writer's release left behind go.
 CREATE FUNCTION foreman_dlm_settle_holders(locked dlmlocks) RETURNS void
@@ -128,7 +138,12 @@ BEGIN
         INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, user_id, created_at,
                                     updated_at)
         VALUES (target.id, 'acquire', caller, acting_user, at, at);
+        DELETE FROM foreman_dlm_waiting w WHERE w.dlmlock_id = target.id AND w.host_id = caller;
     ELSIF outcome NOT IN ('refreshed') THEN
+        INSERT INTO foreman_dlm_waiting AS w (dlmlock_id, host_id, reason, refused_at)
+        VALUES (target.id, caller, outcome, at)
+            ON CONFLICT (dlmlock_id, host_id)
+            DO UPDATE SET reason = EXCLUDED.reason, refused_at = EXCLUDED.refused_at;
         -- A refusal names the (oldest) holder, as the plugin's `fail` event does.
         INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, user_id, created_at,
                                     updated_at)

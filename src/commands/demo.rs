@@ -130,6 +130,7 @@ fn print_instructions(args: &DemoArgs) {
         .replace("{db}", &args.database)
         .replace("{dir}", &dir)
         .replace("{base}", &base)
+        .replace("{listen}", &args.listen.to_string())
         .replace("{web1}", &cert("web1.example.com"))
         .replace("{web2}", &cert("web2.example.com"))
         .replace("{db1}", &cert("db1.example.com"))

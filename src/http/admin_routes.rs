@@ -8,7 +8,6 @@ use std::time::Duration;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::mime;
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::caller::Credentials;
@@ -16,7 +15,7 @@ use super::error::ApiError;
 use super::lock_routes::{lock_ref, refuse_body};
 use super::pagination::IndexParams;
 use super::params::{
-    bool_field, host_id_field, lock_attributes, policy_fields, text_field, unprocessable,
+    bool_field, host_id_field, lock_attributes, policy_fields, read_body, text_field, unprocessable,
 };
 use super::views::{EventBody, LockBody};
 use super::AppState;
@@ -63,22 +62,8 @@ fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
 }
 
 /// Reads the JSON body within `timeout`, at most [`MAX_BODY_BYTES`].
-async fn read_json(mut payload: web::Payload, timeout: Duration) -> Result<Value, ApiError> {
-    let read = async {
-        let mut body = web::BytesMut::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk
-                .map_err(|_| ApiError::BadRequest("the request body could not be read".into()))?;
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(ApiError::PayloadTooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
-    };
-    let body = tokio::time::timeout(timeout, read)
-        .await
-        .map_err(|_| ApiError::RequestTimeout)??;
+async fn read_json(payload: web::Payload, timeout: Duration) -> Result<Value, ApiError> {
+    let body = read_body(payload, timeout, MAX_BODY_BYTES).await?;
     serde_json::from_slice(&body).map_err(|e| ApiError::BadJson(e.to_string()))
 }
 

@@ -71,6 +71,20 @@ fn transport(req: &HttpRequest) -> Transport {
     }
 }
 
+/// Whether the client reached us over HTTPS: our own TLS listener, or a trusted proxy (Apache)
+/// that says so in `X-Forwarded-Proto` (Foreman's vhost sets it). Decides the cookie's `Secure`.
+pub fn over_https(req: &HttpRequest, state: &AppState) -> bool {
+    match transport(req) {
+        Transport::Tls => true,
+        transport if state.services.certificates.trusts(transport) => req
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https")),
+        _ => false,
+    }
+}
+
 /// The last X-Forwarded-For entry: the one our own proxy appended (mod_proxy adds the client's
 /// address at the end; anything before it the client may have sent itself).
 fn forwarded_for(req: &HttpRequest) -> Option<IpAddr> {
@@ -134,16 +148,25 @@ impl AppState {
             }
             Err(malformed) => return Err(ApiError::from(malformed.clone())),
         };
+        self.login(basic, credentials.client).await
+    }
+
+    /// A login (Basic header or the status page's form) from `client`, failures logged.
+    pub async fn login(
+        &self,
+        basic: &BasicCredentials,
+        client: Option<IpAddr>,
+    ) -> Result<User, ApiError> {
         self.services
             .users
-            .authenticate(basic, credentials.client)
+            .authenticate(basic, client)
             .await
             .map_err(|failure| {
                 // The login is quoted (escaping control characters); the secret is never logged.
                 log::warn!(
                     "failed login for user {:?} from {}: {failure:?}",
                     basic.login,
-                    display_address(credentials.client)
+                    display_address(client)
                 );
                 ApiError::from(failure)
             })

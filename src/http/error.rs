@@ -103,6 +103,29 @@ fn humanize(field: &str) -> String {
 }
 
 impl ApiError {
+    /// The cause of a 5xx goes to the log, never to the client.
+    pub fn log_cause(&self) {
+        match self {
+            ApiError::Unavailable(cause) => log::warn!("answering 503: {cause}"),
+            ApiError::Internal(cause) => log::error!("answering 500: {cause}"),
+            _ => {}
+        }
+    }
+
+    /// What a person is told (the status page): the API body's message, and a 403's details.
+    pub fn message_for_people(&self) -> String {
+        let body = self.body();
+        let error = &body["error"];
+        let text = error["message"]
+            .as_str()
+            .or_else(|| error.as_str())
+            .unwrap_or("The request failed");
+        match error["details"].as_str() {
+            Some(details) => format!("{text}: {details}"),
+            None => text.to_string(),
+        }
+    }
+
     fn body(&self) -> Value {
         match self {
             ApiError::Unauthorized { login } => message(format!(
@@ -208,11 +231,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        match self {
-            ApiError::Unavailable(cause) => log::warn!("answering 503: {cause}"),
-            ApiError::Internal(cause) => log::error!("answering 500: {cause}"),
-            _ => {}
-        }
+        self.log_cause();
         let mut response = HttpResponse::build(self.status_code());
         match self {
             ApiError::Unavailable(_) => {

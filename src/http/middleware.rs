@@ -68,12 +68,13 @@ type ServiceResult<B> = Result<ServiceResponse<B>, actix_web::Error>;
 /// over 128 KiB) stay actix's own, bodiless responses.
 pub fn json_errors<B: 'static>() -> ErrorHandlers<B> {
     ErrorHandlers::new().default_handler(|response: ServiceResponse<B>| {
-        let is_json = response
+        // JSON from the API, HTML from the status page: both are ours already.
+        let is_ours = response
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
-        if is_json {
+            .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+        if is_ours {
             return Ok(ErrorHandlerResponse::Response(
                 response.map_into_left_body(),
             ));

@@ -2,7 +2,8 @@
 //!
 //! Request path: `routes` → a handler in `lock_routes` (hosts) or `admin_routes` (Foreman users)
 //! → `caller` (certificate or Basic credentials, through `identity`) → the lock domain (`locks`)
-//! → its SQL in `storage`, which this layer never touches. Failures travel back as `ApiError`,
+//! → its SQL in `storage`, which this layer never touches. The status page (`status_page`, under
+//! `/dlm`) is the same path for people: a session cookie instead of Basic credentials. Failures travel back as `ApiError`,
 //! mapped to a status and a JSON body in `error.rs` only.
 
 pub mod admin_routes;
@@ -15,6 +16,7 @@ pub mod pagination;
 pub mod params;
 pub mod routes;
 pub mod server;
+pub mod status_page;
 pub mod tls;
 pub mod views;
 

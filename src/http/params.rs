@@ -1,11 +1,39 @@
 //! Request bodies of the admin API read as Rails reads them: `{"dlmlock": {…}}` or the fields at
 //! the top level, with Rails' casting of booleans and ids.
 
+use std::time::Duration;
+
+use actix_web::web;
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use crate::locks::policy::{PolicyChanges, Window};
+
+/// Reads a request body within `timeout` and at most `max_bytes`: a slow or endless body ties
+/// up nothing for longer than that.
+pub async fn read_body(
+    mut payload: web::Payload,
+    timeout: Duration,
+    max_bytes: usize,
+) -> Result<web::BytesMut, ApiError> {
+    let read = async {
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk
+                .map_err(|_| ApiError::BadRequest("the request body could not be read".into()))?;
+            if body.len() + chunk.len() > max_bytes {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .map_err(|_| ApiError::RequestTimeout)?
+}
 
 /// The lock attributes of a create/update body (Rails' wrap_parameters accepts both shapes).
 pub fn lock_attributes(body: Value) -> Result<Map<String, Value>, ApiError> {

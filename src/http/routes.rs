@@ -8,6 +8,7 @@ use super::{admin_routes, lock_routes};
 /// The API routes, under both `/api/` and `/api/v2/` as in Foreman.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     super::observability::health_routes(cfg);
+    super::status_page::routes(cfg);
     for prefix in ["/api", "/api/v2"] {
         cfg.service(
             web::resource(format!("{prefix}/dlmlocks/{{id}}/lock"))

@@ -10,6 +10,7 @@ pub mod certificate;
 pub mod hashing;
 pub mod login_limits;
 pub mod passwords;
+pub mod sessions;
 pub mod trust;
 pub mod trust_store;
 pub mod users;

@@ -58,15 +58,20 @@ impl BasicCredentials {
         let Some((login, secret)) = text.split_once(':') else {
             return Ok(None);
         };
+        BasicCredentials::new(login, secret).map(Some)
+    }
+
+    /// A login and secret from any source (a Basic header, the status page's form).
+    pub fn new(login: &str, secret: &str) -> Result<BasicCredentials, MalformedLogin> {
         if login.chars().any(char::is_control) {
             return Err(MalformedLogin(
                 "the login must not contain control characters".into(),
             ));
         }
-        Ok(Some(BasicCredentials {
+        Ok(BasicCredentials {
             login: login.to_string(),
             secret: Secret::new(secret),
-        }))
+        })
     }
 }
 
@@ -141,7 +146,7 @@ struct HashSettings {
 }
 
 pub struct UserAuthenticator {
-    db: Database,
+    pub(super) db: Database,
     hashing: HashingPool,
     limits: LoginLimits,
     file_settings: FileSettings,

@@ -132,6 +132,11 @@ impl LockManager {
         }
     }
 
+    /// How long a holder may go without a refresh before it counts as stale.
+    pub fn stale_after(&self) -> chrono::Duration {
+        chrono::Duration::hours(i64::from(self.stale_hours))
+    }
+
     /// The statements the requests run, for the benchmark's pgbench script and plan tests.
     pub fn statements(&self) -> &LockStatements {
         &self.statements

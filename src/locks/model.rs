@@ -45,7 +45,7 @@ pub struct Holder {
     pub expires_at: Option<NaiveDateTime>,
 }
 
-/// A row of `dlmlock_events`.
+/// A row of `dlmlock_events`, with the names of its host and user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockEvent {
     pub id: i64,
@@ -54,6 +54,8 @@ pub struct LockEvent {
     pub user_id: Option<i32>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub host_name: Option<String>,
+    pub user_login: Option<String>,
 }
 
 /// A new lock from `POST /api/dlmlocks`, as sent.

@@ -16,7 +16,35 @@ pub struct LockOverview {
     pub holders: Vec<(String, i64)>,
 }
 
+/// A host that asked for a lock recently and was refused (and holds nothing of it now).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    pub lock_id: i32,
+    pub host: String,
+    /// The refusal's reason: held, full, disabled, outside_window.
+    pub reason: String,
+    pub refused_at: chrono::NaiveDateTime,
+}
+
+/// How recent a refusal must be for its host to count as waiting.
+const WAITING_MINUTES: i32 = 15;
+
 impl LockManager {
+    /// Hosts refused in the last quarter of an hour: the status page shows them as waiting.
+    pub async fn waiting(&self) -> Result<Vec<Waiting>, LockError> {
+        let mut conn = self.conn().await?;
+        let rows = store::waiting(&mut conn, clock::test_now(), WAITING_MINUTES).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Waiting {
+                lock_id: r.dlmlock_id,
+                host: r.host_name,
+                reason: r.reason,
+                refused_at: r.refused_at,
+            })
+            .collect())
+    }
+
     pub async fn overview(&self) -> Result<LockOverview, LockError> {
         let mut conn = self.conn().await?;
         let stale_hours = i32::try_from(self.stale_hours).unwrap_or(i32::MAX);

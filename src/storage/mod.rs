@@ -13,6 +13,7 @@ pub mod locks;
 pub mod migrations;
 pub mod notifications;
 pub mod schema;
+pub mod sessions;
 pub mod sql;
 pub mod users;
 

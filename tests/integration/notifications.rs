@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::receivers::{free_port, Received, Receiver};
+use crate::common::receivers::{Received, Receiver};
 use crate::common::users::{basic, Scheme};
 use crate::common::{cert_header, pki, send, send_json, Server, ServerOptions, TestApp, TestDb};
 
@@ -159,7 +159,11 @@ async fn webhooks_survive_a_receiver_outage_in_order_and_signed() {
 
 #[actix_web::test]
 async fn notifications_written_before_a_crash_are_delivered_after_the_restart() {
-    let port = free_port();
+    // The receiver's port stays this test's until the receiver starts: a listener that never
+    // accepts (deliveries wait and fail), so that no other test's server can take the port and
+    // answer the deliveries meant to wait for the restart.
+    let placeholder = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = placeholder.local_addr().expect("address").port();
     let url = format!("http://127.0.0.1:{port}/hook");
     let db = TestDb::new();
     let mut options = ServerOptions::for_db(&db);
@@ -176,6 +180,7 @@ async fn notifications_written_before_a_crash_are_delivered_after_the_restart() 
         "the changes are in the outbox, undelivered, when the service dies"
     );
 
+    drop(placeholder);
     let receiver = Receiver::webhook(port);
     let _restarted = Server::spawn(&options);
     let received = receiver.wait_for(45, |r| r.len() >= 4);

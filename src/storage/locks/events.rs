@@ -23,6 +23,10 @@ struct EventRow {
     created_at: NaiveDateTime,
     #[diesel(sql_type = Timestamp)]
     updated_at: NaiveDateTime,
+    #[diesel(sql_type = Nullable<Varchar>)]
+    host_name: Option<String>,
+    #[diesel(sql_type = Nullable<Varchar>)]
+    user_login: Option<String>,
 }
 
 impl From<EventRow> for LockEvent {
@@ -34,6 +38,8 @@ impl From<EventRow> for LockEvent {
             user_id: e.user_id,
             created_at: e.created_at,
             updated_at: e.updated_at,
+            host_name: e.host_name,
+            user_login: e.user_login,
         }
     }
 }
@@ -49,10 +55,15 @@ pub const COUNT_SQL: &str = "SELECT count(*) AS n FROM dlmlock_events WHERE dlml
 
 /// A page of a lock's events ($1 = lock id, $2 = limit, $3 = offset), by the plugin's index on
 /// `dlmlock_id`.
-pub const PAGE_OLDEST_FIRST_SQL: &str = "SELECT id, event_type, host_id, user_id, created_at, \
-     updated_at FROM dlmlock_events WHERE dlmlock_id = $1 ORDER BY id ASC LIMIT $2 OFFSET $3";
-pub const PAGE_NEWEST_FIRST_SQL: &str = "SELECT id, event_type, host_id, user_id, created_at, \
-     updated_at FROM dlmlock_events WHERE dlmlock_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3";
+/// Names are primary-key lookups per row of the page.
+pub const PAGE_OLDEST_FIRST_SQL: &str = "SELECT e.id, e.event_type, e.host_id, e.user_id, \
+     e.created_at, e.updated_at, (SELECT h.name FROM hosts h WHERE h.id = e.host_id) AS host_name, \
+     (SELECT u.login FROM users u WHERE u.id = e.user_id) AS user_login FROM dlmlock_events e \
+     WHERE e.dlmlock_id = $1 ORDER BY e.id ASC LIMIT $2 OFFSET $3";
+pub const PAGE_NEWEST_FIRST_SQL: &str = "SELECT e.id, e.event_type, e.host_id, e.user_id, \
+     e.created_at, e.updated_at, (SELECT h.name FROM hosts h WHERE h.id = e.host_id) AS host_name, \
+     (SELECT u.login FROM users u WHERE u.id = e.user_id) AS user_login FROM dlmlock_events e \
+     WHERE e.dlmlock_id = $1 ORDER BY e.id DESC LIMIT $2 OFFSET $3";
 
 /// A page of a lock's events and their number; `limit = None` means all.
 pub async fn page(

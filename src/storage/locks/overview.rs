@@ -47,3 +47,37 @@ pub async fn overview(
     })?;
     Ok((row.locks, row.disabled, held))
 }
+
+/// A host that asked for a lock and was refused, recently.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct WaitingRow {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub dlmlock_id: i32,
+    #[diesel(sql_type = diesel::sql_types::Varchar)]
+    pub host_name: String,
+    #[diesel(sql_type = Text)]
+    pub reason: String,
+    #[diesel(sql_type = diesel::sql_types::Timestamp)]
+    pub refused_at: NaiveDateTime,
+}
+
+/// Hosts refused within `minutes` that do not hold the lock now, newest first.
+pub async fn waiting(
+    conn: &mut Conn,
+    clock: Option<NaiveDateTime>,
+    minutes: i32,
+) -> Result<Vec<WaitingRow>, StorageError> {
+    Ok(sql(
+        "SELECT w.dlmlock_id, h.name AS host_name, w.reason, w.refused_at \
+              FROM foreman_dlm_waiting w JOIN hosts h ON h.id = w.host_id \
+             WHERE w.refused_at > COALESCE($1::timestamp, now() AT TIME ZONE 'UTC') \
+                                  - make_interval(mins => $2) \
+               AND NOT EXISTS (SELECT 1 FROM foreman_dlm_lock_holders x \
+                                WHERE x.dlmlock_id = w.dlmlock_id AND x.host_id = w.host_id) \
+             ORDER BY w.refused_at DESC",
+    )
+    .bind(clock)
+    .bind(minutes)
+    .load(conn)
+    .await?)
+}

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod apache;
+pub mod browser;
 mod db;
 mod http;
 pub mod load;

@@ -70,7 +70,7 @@ impl Prometheus {
         super::send("GET", &url, &[]).await.body
     }
 
-    /// The value of a PromQL expression once it has one (waits for scrapes).
+    /// A value of a PromQL expression that `accept`s, once there is one (waits for scrapes).
     pub async fn value(&self, expr: &str, accept: impl Fn(f64) -> bool) -> f64 {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -78,10 +78,14 @@ impl Prometheus {
                 percent_encoding::utf8_percent_encode(expr, percent_encoding::NON_ALPHANUMERIC)
                     .to_string();
             let answer = self.api(&format!("/api/v1/query?query={encoded}")).await;
-            let value = answer["data"]["result"][0]["value"][1]
-                .as_str()
-                .and_then(|v| v.parse::<f64>().ok());
-            if let Some(v) = value.filter(|v| accept(*v)) {
+            // The first series whose value is accepted (a vector may hold NaN for some series).
+            let value = answer["data"]["result"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|series| series["value"][1].as_str()?.parse::<f64>().ok())
+                .find(|v| accept(*v));
+            if let Some(v) = value {
                 return v;
             }
             assert!(Instant::now() < deadline, "{expr}: {answer}");

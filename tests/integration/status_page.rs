@@ -1,0 +1,466 @@
+//! The status page (/dlm): in Debian's Chromium through Apache as an admin and as a view-only
+//! user, and its forms over plain HTTP for what a browser would never send: missing or foreign
+//! CSRF tokens, no session, expired sessions, oversized and malformed forms. Each change is
+//! checked in the database afterwards, and each refusal for changing nothing.
+
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use crate::common::apache::{self, Apache};
+use crate::common::browser::{self, Browser};
+use crate::common::users::Scheme;
+use crate::common::{cert_header, send, TestApp};
+
+const ADMIN: (&str, &str) = ("alice", "alice-Secret-1");
+const VIEWER: (&str, &str) = ("victor", "victor-Secret-1");
+
+/// A site with web1 holding cluster-a, web2 refused (waiting), an admin and a view-only user.
+struct Site {
+    app: TestApp,
+    lock_id: i64,
+    web1: i64,
+    admin: i64,
+}
+
+async fn site() -> Site {
+    let app = TestApp::spawn();
+    let (web1, web1_cert) = app.host("web1.example.com");
+    let (_, web2_cert) = app.host("web2.example.com");
+    let admin = app.db.add_user(ADMIN.0, ADMIN.1, Scheme::Bcrypt);
+    app.db.make_admin(admin);
+    let viewer = app.db.add_user(VIEWER.0, VIEWER.1, Scheme::Bcrypt);
+    let role = app.db.add_role("DLM viewer", &["view_dlmlocks"]);
+    app.db.give_role(viewer, role);
+    let url = app.url("/api/dlmlocks/cluster-a/lock");
+    assert_eq!(
+        send("PUT", &url, &cert_header(&web1_cert)).await.status,
+        200
+    );
+    assert_eq!(
+        send("PUT", &url, &cert_header(&web2_cert)).await.status,
+        412
+    );
+    let lock_id = app
+        .db
+        .scalar("SELECT id FROM dlmlocks WHERE name = 'cluster-a'");
+    Site {
+        lock_id: lock_id.as_i64().expect("lock id"),
+        app,
+        web1,
+        admin,
+    }
+}
+
+impl Site {
+    /// What the tests compare before and after a refused form: holders, state and history.
+    fn state(&self) -> Value {
+        json!({
+            "lock": self.app.db.rows("SELECT host_id, enabled FROM dlmlocks ORDER BY id"),
+            "holders": self.app.db.rows(
+                "SELECT dlmlock_id, host_id FROM foreman_dlm_lock_holders ORDER BY 1, 2"),
+            "events": self.app.db.events(),
+        })
+    }
+
+    fn sessions(&self) -> Value {
+        self.app
+            .db
+            .scalar("SELECT count(*) AS n FROM foreman_dlm_sessions")
+    }
+}
+
+async fn sign_in(browser: &Browser, base: &str, (login, password): (&str, &str)) {
+    browser.goto(&format!("{base}/dlm")).await;
+    assert_eq!(
+        browser.path().await,
+        "/dlm/login",
+        "signed out: the login form"
+    );
+    browser
+        .fill_and_submit(&[("login", login), ("password", password)])
+        .await;
+}
+
+#[actix_web::test]
+async fn an_admin_signs_in_through_apache_releases_a_holder_and_disables_the_lock() {
+    if !apache::available() || !browser::available() {
+        return;
+    }
+    let site = site().await;
+    let apache = Apache::start(site.app.server.addr);
+    let base = apache.url("");
+    let browser = Browser::start().await;
+
+    sign_in(&browser, &base, (ADMIN.0, "wrong-password")).await;
+    assert_eq!(browser.path().await, "/dlm/login");
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("Unable to authenticate user alice"),
+        "the API's message on the form"
+    );
+    assert_eq!(site.sessions(), json!(0), "no session for a wrong password");
+
+    browser
+        .fill_and_submit(&[("login", ADMIN.0), ("password", ADMIN.1)])
+        .await;
+    assert_eq!(browser.path().await, "/dlm");
+    let text = browser.text().await;
+    for expected in [
+        "cluster-a",
+        "web1.example.com",
+        "web2.example.com (held",
+        "1 / 1",
+    ] {
+        assert!(text.contains(expected), "{expected:?} on the page: {text}");
+    }
+    let cookie = browser
+        .client
+        .get_named_cookie("foreman_dlm_session")
+        .await
+        .expect("the session cookie");
+    assert_eq!(cookie.http_only(), Some(true));
+    assert_eq!(cookie.secure(), Some(true), "HTTPS through Apache: Secure");
+    assert_eq!(cookie.path(), Some("/dlm"));
+    save_screenshot(&browser).await;
+
+    browser
+        .click("button[aria-label='Release web1.example.com from cluster-a']")
+        .await;
+    assert_eq!(browser.path().await, "/dlm");
+    assert!(browser.text().await.contains("free"));
+    assert_eq!(
+        site.app.db.rows(&format!(
+            "SELECT l.host_id, (SELECT count(*) FROM foreman_dlm_lock_holders h \
+                                 WHERE h.dlmlock_id = l.id) AS holders, \
+                    (SELECT json_build_array(e.event_type, e.host_id, e.user_id) \
+                       FROM dlmlock_events e WHERE e.dlmlock_id = l.id \
+                      ORDER BY e.id DESC LIMIT 1) AS last_event \
+               FROM dlmlocks l WHERE l.id = {}",
+            site.lock_id
+        )),
+        json!([{"host_id": null, "holders": 0, "last_event": ["release", site.web1, site.admin]}])
+    );
+
+    browser
+        .click(&format!("a[href='/dlm/locks/{}']", site.lock_id))
+        .await;
+    let text = browser.text().await;
+    assert!(text.contains("History") && text.contains("alice"), "{text}");
+    browser
+        .click("button[aria-label='Disable cluster-a']")
+        .await;
+    assert_eq!(browser.path().await, format!("/dlm/locks/{}", site.lock_id));
+    assert_eq!(
+        site.app.db.scalar("SELECT enabled FROM dlmlocks"),
+        json!(false)
+    );
+    assert!(browser
+        .client
+        .find(fantoccini::Locator::Css(
+            "button[aria-label='Enable cluster-a']"
+        ))
+        .await
+        .is_ok());
+
+    browser.click("header form button[type=submit]").await;
+    assert_eq!(browser.path().await, "/dlm/login");
+    assert_eq!(site.sessions(), json!(0), "signing out ends the session");
+    let stolen = page("GET", &format!("{base}/dlm"), Some(cookie.value()), None);
+    assert_eq!(
+        (stolen.status, stolen.header("location")),
+        (303, Some("/dlm/login".to_string())),
+        "a kept cookie is worthless after signing out"
+    );
+    browser.close().await;
+}
+
+#[actix_web::test]
+async fn a_view_only_user_sees_holders_without_buttons_and_cannot_release() {
+    if !browser::available() {
+        return;
+    }
+    let site = site().await;
+    let base = site.app.url("");
+    let browser = Browser::start().await;
+    sign_in(&browser, &base, VIEWER).await;
+    assert_eq!(browser.path().await, "/dlm");
+    assert!(browser.text().await.contains("web1.example.com"));
+    assert_eq!(browser.count("button[aria-label^='Release']").await, 0);
+    assert_eq!(browser.count("button[aria-label^='Disable']").await, 0);
+    let cookie = browser
+        .client
+        .get_named_cookie("foreman_dlm_session")
+        .await
+        .expect("the session cookie");
+    assert_eq!(cookie.secure(), Some(false), "plain HTTP: not Secure");
+    let csrf = browser.attribute("input[name=csrf]", "value").await;
+
+    browser
+        .goto(&format!("{base}/dlm/locks/{}", site.lock_id))
+        .await;
+    assert!(browser
+        .text()
+        .await
+        .contains("needs the view_dlmlock_events permission"));
+
+    // The form a view-only user never gets, sent anyway with their own valid token.
+    let before = site.state();
+    let forged = page(
+        "POST",
+        &site.app.url(&format!(
+            "/dlm/locks/{}/holders/{}/release",
+            site.lock_id, site.web1
+        )),
+        Some(cookie.value()),
+        Some(&format!("csrf={csrf}&back=list")),
+    );
+    assert_eq!(forged.status, 403);
+    assert!(
+        forged.body.contains("edit_dlmlocks"),
+        "says what is missing: {}",
+        forged.body
+    );
+    assert_eq!(site.state(), before, "nothing changed");
+    browser.close().await;
+}
+
+/// Signs in over HTTP; the session cookie's value and the page's CSRF token.
+fn http_sign_in(site: &Site, (login, password): (&str, &str)) -> (String, String) {
+    let answer = page(
+        "POST",
+        &site.app.url("/dlm/login"),
+        None,
+        Some(&format!("login={login}&password={password}")),
+    );
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let set_cookie = answer.header("set-cookie").expect("a session cookie");
+    let token = set_cookie
+        .split(';')
+        .next()
+        .and_then(|pair| pair.strip_prefix("foreman_dlm_session="))
+        .expect("the cookie's value")
+        .to_string();
+    let list = page("GET", &site.app.url("/dlm"), Some(&token), None);
+    assert_eq!(list.status, 200);
+    let csrf = list
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a CSRF token in the page")
+        .to_string();
+    (token, csrf)
+}
+
+#[actix_web::test]
+async fn forms_without_a_session_or_its_token_change_nothing() {
+    let site = site().await;
+    let (token, csrf) = http_sign_in(&site, ADMIN);
+    let release = site.app.url(&format!(
+        "/dlm/locks/{}/holders/{}/release",
+        site.lock_id, site.web1
+    ));
+    let before = site.state();
+    let other_session = http_sign_in(&site, VIEWER).1;
+    let unknown = "ab".repeat(32);
+    let mine = Some(token.as_str());
+    for (case, cookie, form) in [
+        ("no token", mine, "back=list".to_string()),
+        (
+            "a wrong token",
+            mine,
+            format!("csrf={}&back=list", "0".repeat(64)),
+        ),
+        (
+            "another session's token",
+            mine,
+            format!("csrf={other_session}"),
+        ),
+        ("no session", None, format!("csrf={csrf}")),
+        (
+            "an unknown session",
+            Some(unknown.as_str()),
+            format!("csrf={csrf}"),
+        ),
+    ] {
+        let answer = page("POST", &release, cookie, Some(&form));
+        assert_eq!(answer.status, 403, "{case}: {}", answer.body);
+        assert!(answer.content_type.starts_with("text/html"), "{case}");
+        assert_eq!(site.state(), before, "{case}: nothing changed");
+    }
+    let disable = page(
+        "POST",
+        &site
+            .app
+            .url(&format!("/dlm/locks/{}/disable", site.lock_id)),
+        Some(&token),
+        Some("back=list"),
+    );
+    assert_eq!(disable.status, 403);
+    assert_eq!(
+        site.state(),
+        before,
+        "disable without a token: nothing changed"
+    );
+
+    // With its token the same form works, and `back` cannot send the browser elsewhere.
+    let answer = page(
+        "POST",
+        &release,
+        Some(&token),
+        Some(&format!("csrf={csrf}&back=https%3A%2F%2Fevil.example%2F")),
+    );
+    assert_eq!(
+        (answer.status, answer.header("location")),
+        (303, Some("/dlm".to_string()))
+    );
+    assert_eq!(
+        site.app.db.scalar("SELECT host_id FROM dlmlocks"),
+        Value::Null
+    );
+}
+
+#[actix_web::test]
+async fn sign_in_refusals_and_ended_sessions() {
+    let site = site().await;
+    let login = site.app.url("/dlm/login");
+    let nobody = site
+        .app
+        .db
+        .add_user("nora", "nora-Secret-1", Scheme::Bcrypt);
+    let cases = [
+        (
+            "wrong password",
+            "login=alice&password=nope".to_string(),
+            401,
+            "Unable to authenticate user alice",
+        ),
+        (
+            "no view_dlmlocks",
+            "login=nora&password=nora-Secret-1".into(),
+            403,
+            "view_dlmlocks",
+        ),
+        (
+            "NUL in the login",
+            "login=al%00ice&password=x".into(),
+            400,
+            "control characters",
+        ),
+        (
+            "no password field",
+            "login=alice".into(),
+            400,
+            "the form could not be read",
+        ),
+        (
+            "an oversized form",
+            format!("login=alice&password={}", "x".repeat(9000)),
+            413,
+            "too large",
+        ),
+    ];
+    for (case, form, status, message) in cases {
+        let answer = page("POST", &login, None, Some(&form));
+        assert_eq!(answer.status, status, "{case}: {}", answer.body);
+        assert!(answer.body.contains(message), "{case}: {}", answer.body);
+        assert!(answer.header("set-cookie").is_none(), "{case}: no cookie");
+        assert!(!answer.body.contains("diesel") && !answer.body.contains("SQL"));
+    }
+    assert_eq!(site.sessions(), json!(0), "no session from any refusal");
+    assert!(nobody > 0);
+
+    // Idle past Foreman's idle_timeout: back to the login form, the row gone at the next login.
+    let (token, _) = http_sign_in(&site, ADMIN);
+    site.app.db.exec(
+        "UPDATE foreman_dlm_sessions SET expires_at = now() AT TIME ZONE 'UTC' - interval '1 minute'",
+    );
+    let expired = page("GET", &site.app.url("/dlm"), Some(&token), None);
+    assert_eq!(expired.header("location"), Some("/dlm/login".into()));
+
+    // A user disabled in Foreman loses their session at the next request.
+    let (token, _) = http_sign_in(&site, ADMIN);
+    site.app.db.exec(&format!(
+        "UPDATE users SET disabled = true WHERE id = {}",
+        site.admin
+    ));
+    let disabled = page("GET", &site.app.url("/dlm"), Some(&token), None);
+    assert_eq!(disabled.header("location"), Some("/dlm/login".into()));
+    assert_eq!(
+        site.app.db.scalar(&format!(
+            "SELECT count(*) AS n FROM foreman_dlm_sessions WHERE user_id = {}",
+            site.admin
+        )),
+        json!(0)
+    );
+
+    let missing = page("GET", &site.app.url("/dlm/locks/999999"), None, None);
+    assert_eq!(missing.status, 303, "signed out: the login form first");
+}
+
+/// An HTTP answer as a browser gets it (no redirects followed).
+struct PageAnswer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    content_type: String,
+    body: String,
+}
+
+impl PageAnswer {
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    }
+}
+
+/// One request with the real curl: a session cookie and a urlencoded form, as a browser sends.
+fn page(method: &str, url: &str, session: Option<&str>, form: Option<&str>) -> PageAnswer {
+    let mut command = Command::new("curl");
+    command.args(["-sS", "-k", "-i", "--max-time", "20", "-X", method, url]);
+    if let Some(token) = session {
+        command.args(["-b", &format!("foreman_dlm_session={token}")]);
+    }
+    if let Some(form) = form {
+        command.args(["--data-raw", form]);
+    }
+    let output = command.output().expect("run curl");
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer from {url}: {text}"));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let content_type = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    PageAnswer {
+        status,
+        headers,
+        content_type,
+        body: body.to_string(),
+    }
+}
+
+/// The README's screenshot: written to target/ always, and to docs/ with
+/// FOREMAN_DLM_UPDATE_SCREENSHOT=1.
+async fn save_screenshot(browser: &Browser) {
+    let png = browser.client.screenshot().await.expect("screenshot");
+    let root = env!("CARGO_MANIFEST_DIR");
+    std::fs::write(format!("{root}/target/status-page.png"), &png).expect("write screenshot");
+    if std::env::var("FOREMAN_DLM_UPDATE_SCREENSHOT").is_ok() {
+        std::fs::write(format!("{root}/docs/status-page.png"), &png).expect("write screenshot");
+    }
+}
