@@ -93,11 +93,7 @@ async fn every_dashboard_panel_and_alert_query_has_data_from_a_live_service() {
     let (_, web2) = app.host("web2.example.com");
     let (web1, web2) = (cert_header(&web1), cert_header(&web2));
     let metrics_url = app.server.metrics_url("/metrics");
-    let target = metrics_url
-        .trim_start_matches("http://")
-        .trim_end_matches("/metrics")
-        .to_string();
-    let prometheus = Prometheus::scraping(&target);
+    let prometheus = Prometheus::scraping_server(&app.server);
     prometheus
         .value(r#"up{job="foreman-dlm"}"#, |v| v == 1.0)
         .await;

@@ -17,12 +17,7 @@ async fn prometheus_reads_every_metric_with_its_type_and_labels_and_counters_mov
     let (_, web1) = app.host("web1.example.com");
     let (_, web2) = app.host("web2.example.com");
     let (web1, web2) = (cert_header(&web1), cert_header(&web2));
-    let metrics_url = app.server.metrics_url("/metrics");
-    let target = metrics_url
-        .trim_start_matches("http://")
-        .trim_end_matches("/metrics")
-        .to_string();
-    let prometheus = Prometheus::scraping(&target);
+    let prometheus = Prometheus::scraping_server(&app.server);
 
     let lock = app.url("/api/dlmlocks/web/lock");
     assert_eq!(send("PUT", &lock, &web1).await.status, 200);

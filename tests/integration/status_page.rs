@@ -464,3 +464,31 @@ async fn save_screenshot(browser: &Browser) {
         std::fs::write(format!("{root}/docs/status-page.png"), &png).expect("write screenshot");
     }
 }
+
+#[actix_web::test]
+async fn the_page_is_served_on_the_tls_listener_with_a_secure_cookie() {
+    let app = TestApp::spawn_with(|o| o.tls = true);
+    let admin = app.db.add_user(ADMIN.0, ADMIN.1, Scheme::Bcrypt);
+    app.db.make_admin(admin);
+    let answer = page(
+        "POST",
+        &app.tls_url("/dlm/login"),
+        None,
+        Some(&format!("login={}&password={}", ADMIN.0, ADMIN.1)),
+    );
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let cookie = answer.header("set-cookie").expect("a session cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/dlm"] {
+        assert!(cookie.contains(attribute), "{attribute}: {cookie}");
+    }
+    let token = cookie
+        .split(';')
+        .next()
+        .and_then(|pair| pair.strip_prefix("foreman_dlm_session="))
+        .expect("the cookie's value");
+    let list = page("GET", &app.tls_url("/dlm/"), Some(token), None);
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains("Signed in as"), "{}", list.body);
+    let csp = list.header("content-security-policy").unwrap_or_default();
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+}

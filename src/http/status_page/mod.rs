@@ -131,7 +131,7 @@ fn session_cookie<'a>(req: &HttpRequest, state: &AppState, token: String) -> Coo
     Cookie::build(COOKIE, token)
         .path("/dlm")
         .http_only(true)
-        .same_site(SameSite::Lax)
+        .same_site(SameSite::Strict)
         .secure(over_https(req, state))
         .finish()
 }

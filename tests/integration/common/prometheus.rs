@@ -33,6 +33,15 @@ pub struct Prometheus {
 }
 
 impl Prometheus {
+    /// Scrapes the metrics listener of `server` every second as job `foreman-dlm`.
+    pub fn scraping_server(server: &super::Server) -> Prometheus {
+        let metrics_url = server.metrics_url("/metrics");
+        let target = metrics_url
+            .trim_start_matches("http://")
+            .trim_end_matches("/metrics");
+        Prometheus::scraping(target)
+    }
+
     /// Scrapes `target` (host:port) every second as job `foreman-dlm`.
     pub fn scraping(target: &str) -> Prometheus {
         let dir = tempfile::tempdir().expect("dir");
