@@ -93,21 +93,20 @@ async fn an_admin_signs_in_through_apache_releases_a_holder_and_disables_the_loc
     let browser = Browser::start().await;
 
     sign_in(&browser, &base, (ADMIN.0, "wrong-password")).await;
-    assert_eq!(browser.path().await, "/dlm/login");
+    let refused = "Unable to authenticate user alice";
+    let (path, text) = browser.wait_for("/dlm/login", refused).await;
+    assert_eq!(path, "/dlm/login");
     assert!(
-        browser
-            .text()
-            .await
-            .contains("Unable to authenticate user alice"),
-        "the API's message on the form"
+        text.contains(refused),
+        "the API's message on the form: {text}"
     );
     assert_eq!(site.sessions(), json!(0), "no session for a wrong password");
 
     browser
         .fill_and_submit(&[("login", ADMIN.0), ("password", ADMIN.1)])
         .await;
-    assert_eq!(browser.path().await, "/dlm");
-    let text = browser.text().await;
+    let (path, text) = browser.wait_for("/dlm", "cluster-a").await;
+    assert_eq!(path, "/dlm");
     for expected in [
         "cluster-a",
         "web1.example.com",
@@ -129,8 +128,9 @@ async fn an_admin_signs_in_through_apache_releases_a_holder_and_disables_the_loc
     browser
         .click("button[aria-label='Release web1.example.com from cluster-a']")
         .await;
-    assert_eq!(browser.path().await, "/dlm");
-    assert!(browser.text().await.contains("free"));
+    let (path, text) = browser.wait_for("/dlm", "free").await;
+    assert_eq!(path, "/dlm");
+    assert!(text.contains("free"), "{text}");
     assert_eq!(
         site.app.db.rows(&format!(
             "SELECT l.host_id, (SELECT count(*) FROM foreman_dlm_lock_holders h \
@@ -147,12 +147,14 @@ async fn an_admin_signs_in_through_apache_releases_a_holder_and_disables_the_loc
     browser
         .click(&format!("a[href='/dlm/locks/{}']", site.lock_id))
         .await;
-    let text = browser.text().await;
+    let lock_page = format!("/dlm/locks/{}", site.lock_id);
+    let (_, text) = browser.wait_for(&lock_page, "History").await;
     assert!(text.contains("History") && text.contains("alice"), "{text}");
     browser
         .click("button[aria-label='Disable cluster-a']")
         .await;
-    assert_eq!(browser.path().await, format!("/dlm/locks/{}", site.lock_id));
+    let (path, _) = browser.wait_for(&lock_page, "Enable").await;
+    assert_eq!(path, lock_page);
     assert_eq!(
         site.app.db.scalar("SELECT enabled FROM dlmlocks"),
         json!(false)
@@ -166,7 +168,8 @@ async fn an_admin_signs_in_through_apache_releases_a_holder_and_disables_the_loc
         .is_ok());
 
     browser.click("header form button[type=submit]").await;
-    assert_eq!(browser.path().await, "/dlm/login");
+    let (path, _) = browser.wait_for("/dlm/login", "Sign in with").await;
+    assert_eq!(path, "/dlm/login");
     assert_eq!(site.sessions(), json!(0), "signing out ends the session");
     let stolen = page("GET", &format!("{base}/dlm"), Some(cookie.value()), None);
     assert_eq!(
@@ -186,8 +189,9 @@ async fn a_view_only_user_sees_holders_without_buttons_and_cannot_release() {
     let base = site.app.url("");
     let browser = Browser::start().await;
     sign_in(&browser, &base, VIEWER).await;
-    assert_eq!(browser.path().await, "/dlm");
-    assert!(browser.text().await.contains("web1.example.com"));
+    let (path, text) = browser.wait_for("/dlm", "web1.example.com").await;
+    assert_eq!(path, "/dlm");
+    assert!(text.contains("web1.example.com"), "{text}");
     assert_eq!(browser.count("button[aria-label^='Release']").await, 0);
     assert_eq!(browser.count("button[aria-label^='Disable']").await, 0);
     let cookie = browser
@@ -201,10 +205,11 @@ async fn a_view_only_user_sees_holders_without_buttons_and_cannot_release() {
     browser
         .goto(&format!("{base}/dlm/locks/{}", site.lock_id))
         .await;
-    assert!(browser
-        .text()
-        .await
-        .contains("needs the view_dlmlock_events permission"));
+    let no_history = "needs the view_dlmlock_events permission";
+    let (_, text) = browser
+        .wait_for(&format!("/dlm/locks/{}", site.lock_id), no_history)
+        .await;
+    assert!(text.contains(no_history), "{text}");
 
     // The form a view-only user never gets, sent anyway with their own valid token.
     let before = site.state();

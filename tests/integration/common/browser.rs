@@ -81,6 +81,24 @@ impl Browser {
         self.client.goto(url).await.expect("navigate");
     }
 
+    /// Waits (up to 20 s) until the page at the current path shows `expected`: a click on a
+    /// submit button returns before the next page has loaded. The path and text it ended with.
+    pub async fn wait_for(&self, path: &str, expected: &str) -> (String, String) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            // Mid-navigation the body may be gone: read again.
+            let text = match self.client.find(Locator::Css("body")).await {
+                Ok(body) => body.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            let now_at = self.path().await;
+            if (now_at == path && text.contains(expected)) || Instant::now() > deadline {
+                return (now_at, text);
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn text(&self) -> String {
         self.client
             .find(Locator::Css("body"))

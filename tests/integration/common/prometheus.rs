@@ -67,6 +67,14 @@ impl Prometheus {
             .stderr(Stdio::null())
             .spawn()
             .expect("start prometheus");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "prometheus did not start listening"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         Prometheus {
             port,
             child,
