@@ -497,3 +497,53 @@ async fn the_page_is_served_on_the_tls_listener_with_a_secure_cookie() {
     let csp = list.header("content-security-policy").unwrap_or_default();
     assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
 }
+
+#[actix_web::test]
+async fn search_stale_holders_and_history_pages() {
+    let site = site().await;
+    let (token, _) = http_sign_in(&site, ADMIN);
+    let web2 = site
+        .app
+        .db
+        .scalar("SELECT id FROM hosts WHERE name = 'web2.example.com'")
+        .as_i64()
+        .expect("web2");
+    // Held since yesterday, by the plugin's rules (host_id, updated_at): stale after 4 hours.
+    site.app.db.add_lock("db-cluster", Some(web2), true);
+    site.app.db.add_lock("idle-lock", None, true);
+    let get = |path: &str| page("GET", &site.app.url(path), Some(&token), None);
+
+    let held = get("/dlm?search=holders+%3E+0");
+    assert_eq!(held.status, 200);
+    assert!(held.body.contains(">cluster-a<") && held.body.contains(">db-cluster<"));
+    assert!(!held.body.contains("idle-lock"), "the search filters");
+    assert_eq!(
+        held.body.matches("class=\"stale\"").count(),
+        1,
+        "only yesterday's holder is stale"
+    );
+    let bad = get("/dlm?search=holders+%3E+lots");
+    assert_eq!(bad.status, 400);
+    assert!(bad.content_type.starts_with("text/html"));
+    assert!(!bad.body.contains("SQL") && !bad.body.contains("diesel"));
+
+    site.app.db.exec(&format!(
+        "INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, user_id, created_at, \
+         updated_at) SELECT {0}, 'fail', {1}, NULL, now(), now() FROM generate_series(1, 30)",
+        site.lock_id, site.web1
+    ));
+    let lock = format!("/dlm/locks/{}", site.lock_id);
+    let first = get(&lock);
+    assert_eq!(first.status, 200);
+    assert!(first.body.contains("32 event(s)"), "{}", first.body);
+    assert!(first.body.contains("rel=\"next\"") && !first.body.contains("rel=\"prev\""));
+    let second = get(&format!("{lock}?page=2"));
+    assert!(second.body.contains("rel=\"prev\"") && !second.body.contains("rel=\"next\""));
+    assert_eq!(
+        second.body.matches("<tr><td>").count(),
+        7,
+        "25 on the first page, 7 on the second"
+    );
+    assert_eq!(get(&format!("{lock}?page=0")).status, 400);
+    assert_eq!(get("/dlm/locks/999999").status, 404);
+}
