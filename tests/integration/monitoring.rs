@@ -7,8 +7,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::prometheus::{self, Prometheus, PROMTOOL};
-use crate::common::{cert_header, send, TestApp};
+use crate::common::prometheus::{self, ScrapedApp, PROMTOOL};
+use crate::common::send;
 
 const MONITORING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/monitoring");
 
@@ -88,12 +88,13 @@ async fn every_dashboard_panel_and_alert_query_has_data_from_a_live_service() {
     if !prometheus::available() {
         return;
     }
-    let app = TestApp::spawn();
-    let (_, web1) = app.host("web1.example.com");
-    let (_, web2) = app.host("web2.example.com");
-    let (web1, web2) = (cert_header(&web1), cert_header(&web2));
+    let ScrapedApp {
+        app,
+        web1,
+        web2,
+        prometheus,
+    } = ScrapedApp::spawn();
     let metrics_url = app.server.metrics_url("/metrics");
-    let prometheus = Prometheus::scraping_server(&app.server);
     prometheus
         .value(r#"up{job="foreman-dlm"}"#, |v| v == 1.0)
         .await;

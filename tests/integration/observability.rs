@@ -5,19 +5,20 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::prometheus::{self, Prometheus};
-use crate::common::{cert_header, send, TestApp};
+use crate::common::prometheus::{self, ScrapedApp};
+use crate::common::{send, TestApp};
 
 #[actix_web::test]
 async fn prometheus_reads_every_metric_with_its_type_and_labels_and_counters_move() {
     if !prometheus::available() {
         return;
     }
-    let app = TestApp::spawn();
-    let (_, web1) = app.host("web1.example.com");
-    let (_, web2) = app.host("web2.example.com");
-    let (web1, web2) = (cert_header(&web1), cert_header(&web2));
-    let prometheus = Prometheus::scraping_server(&app.server);
+    let ScrapedApp {
+        app,
+        web1,
+        web2,
+        prometheus,
+    } = ScrapedApp::spawn();
 
     let lock = app.url("/api/dlmlocks/web/lock");
     assert_eq!(send("PUT", &lock, &web1).await.status, 200);

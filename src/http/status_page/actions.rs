@@ -116,12 +116,7 @@ pub async fn login(
     if let Err(error) = state.require(&user, Permission::ViewLocks).await {
         return refused(error);
     }
-    let (token, _) = state
-        .services
-        .users
-        .start_session(&user)
-        .await
-        .map_err(ApiError::from)?;
+    let (token, _) = state.services.users.start_session(&user).await?;
     log::info!("user {:?} signed in to the status page", user.login);
     let mut response = see_other("/dlm");
     response
@@ -146,12 +141,7 @@ pub async fn logout(
     let form: TokenForm = read_form(payload, &state).await?;
     form_session(&req, &state, &form.csrf).await?;
     if let Some(cookie) = req.cookie(COOKIE) {
-        state
-            .services
-            .users
-            .end_session(cookie.value())
-            .await
-            .map_err(ApiError::from)?;
+        state.services.users.end_session(cookie.value()).await?;
     }
     let mut response = see_other("/dlm/login");
     let mut gone = Cookie::build(COOKIE, "").path("/dlm").finish();
@@ -173,7 +163,7 @@ pub async fn release_holder(
     let session = form_session(&req, &state, &form.csrf).await?;
     state.require(&session.user, Permission::EditLocks).await?;
     let (id, host_id) = path.into_inner();
-    let lock = LockRef::parse(&id).map_err(ApiError::from)?;
+    let lock = LockRef::parse(&id)?;
     let host_id: i32 = host_id.parse().map_err(|_| ApiError::NotFound {
         id: format!("holder {host_id}"),
     })?;
@@ -181,8 +171,7 @@ pub async fn release_holder(
         .services
         .locks
         .release_holder(&lock, host_id, session.user.id)
-        .await
-        .map_err(ApiError::from)?;
+        .await?;
     log::info!(
         "user {:?} released host {host_id} from lock {:?} on the status page",
         session.user.login,
@@ -207,7 +196,7 @@ pub async fn switch(
     let form: TokenForm = read_form(payload, &state).await?;
     let session = form_session(&req, &state, &form.csrf).await?;
     state.require(&session.user, Permission::EditLocks).await?;
-    let lock = LockRef::parse(&id).map_err(ApiError::from)?;
+    let lock = LockRef::parse(&id)?;
     let changes = LockChanges {
         enabled: Some(enabled),
         ..LockChanges::default()
@@ -216,8 +205,7 @@ pub async fn switch(
         .services
         .locks
         .update(&lock, changes, session.user.id)
-        .await
-        .map_err(ApiError::from)?;
+        .await?;
     log::info!(
         "user {:?} {switch}d lock {:?} on the status page",
         session.user.login,

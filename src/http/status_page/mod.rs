@@ -66,10 +66,14 @@ pub struct PageError {
     signed_in: bool,
 }
 
-impl From<ApiError> for PageError {
-    fn from(error: ApiError) -> Self {
+/// Whatever becomes an [`ApiError`] becomes a page.
+impl<E> From<E> for PageError
+where
+    ApiError: From<E>,
+{
+    fn from(error: E) -> Self {
         PageError {
-            error,
+            error: ApiError::from(error),
             signed_in: true,
         }
     }
@@ -176,18 +180,8 @@ async fn list(
         page: 1,
         per_page: PerPage::All,
     };
-    let locks = state
-        .services
-        .locks
-        .list(&request)
-        .await
-        .map_err(ApiError::from)?;
-    let waiting = state
-        .services
-        .locks
-        .waiting()
-        .await
-        .map_err(ApiError::from)?;
+    let locks = state.services.locks.list(&request).await?;
+    let waiting = state.services.locks.waiting().await?;
     Ok(html(pages::list(
         &viewer,
         &locks.page.items,
@@ -212,7 +206,7 @@ async fn lock(
         return Ok(see_other("/dlm/login"));
     };
     let viewer = viewer(&state, &session).await?;
-    let lock_ref = LockRef::parse(&id).map_err(ApiError::from)?;
+    let lock_ref = LockRef::parse(&id)?;
     let page = match query.page.as_deref() {
         None => 1,
         Some(text) => text
@@ -222,12 +216,11 @@ async fn lock(
             .ok_or_else(|| ApiError::BadRequest("page must be a positive number".into()))?,
     };
     let locks = &state.services.locks;
-    let found = locks.show(&lock_ref).await.map_err(ApiError::from)?;
+    let found = locks.show(&lock_ref).await?;
     let events = if viewer.can_read_events {
         let listed = locks
             .events(&lock_ref, true, page, PerPage::Count(EVENTS_PER_PAGE))
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Some(listed.page)
     } else {
         None

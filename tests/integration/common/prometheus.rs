@@ -26,6 +26,30 @@ pub fn available() -> bool {
     false
 }
 
+/// A server with two hosts (web1, web2: their certificate headers) and a Prometheus scraping
+/// its metrics listener.
+pub struct ScrapedApp {
+    pub app: super::TestApp,
+    pub web1: Vec<(&'static str, String)>,
+    pub web2: Vec<(&'static str, String)>,
+    pub prometheus: Prometheus,
+}
+
+impl ScrapedApp {
+    pub fn spawn() -> ScrapedApp {
+        let app = super::TestApp::spawn();
+        let (_, web1) = app.host("web1.example.com");
+        let (_, web2) = app.host("web2.example.com");
+        let prometheus = Prometheus::scraping_server(&app.server);
+        ScrapedApp {
+            web1: super::cert_header(&web1),
+            web2: super::cert_header(&web2),
+            app,
+            prometheus,
+        }
+    }
+}
+
 pub struct Prometheus {
     port: u16,
     child: Child,
