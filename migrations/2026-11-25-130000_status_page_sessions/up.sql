@@ -5,6 +5,8 @@ CREATE TABLE foreman_dlm_sessions (
     user_id integer NOT NULL,
     -- The token every form of the session carries (CSRF protection).
     csrf_token text NOT NULL,
+    -- md5 of the user's password_hash at sign-in: a password change ends the session.
+    password_fingerprint text NOT NULL,
     created_at timestamp without time zone NOT NULL,
     last_seen_at timestamp without time zone NOT NULL,
     expires_at timestamp without time zone NOT NULL

@@ -1,7 +1,8 @@
 //! Status page sessions: after a login (the same checks, limits and messages as the API), a
 //! random token in an HttpOnly cookie names a row in the database, so that a session works on
-//! every instance of an HA pair and ends when the row goes (logout, expiry, revocation). Each
-//! session has its own CSRF token for the page's forms.
+//! every instance of an HA pair and ends when the row goes (logout, expiry, revocation), when the
+//! user is disabled or changes their password, and after a day at most. Each session has its own
+//! CSRF token for the page's forms.
 
 use super::users::{LoginFailure, User, UserAuthenticator};
 use crate::storage::foreman_settings::{self, SettingValue};
@@ -67,17 +68,23 @@ impl UserAuthenticator {
         ))
     }
 
-    /// The session a cookie names, if it is live and its user may still sign in.
-    pub async fn session(&self, token: &str) -> Result<Option<Session>, LoginFailure> {
+    /// The session a cookie names, if it is live and its user may still sign in with the
+    /// password they had. `extend`: the request counts as activity (the page's own auto-refresh
+    /// does not, so an unattended page still times out).
+    pub async fn session(
+        &self,
+        token: &str,
+        extend: bool,
+    ) -> Result<Option<Session>, LoginFailure> {
         if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(None);
         }
         let mut conn = self.db.conn().await?;
         let idle = self.idle_minutes(&mut conn).await?;
-        let Some(row) = store::resume(&mut conn, &digest(token), idle).await? else {
+        let Some(row) = store::resume(&mut conn, &digest(token), idle, extend).await? else {
             return Ok(None);
         };
-        if row.disabled {
+        if row.disabled || row.password_changed {
             store::end(&mut conn, &digest(token)).await?;
             return Ok(None);
         }

@@ -425,8 +425,22 @@ impl PageAnswer {
 
 /// One request with the real curl: a session cookie and a urlencoded form, as a browser sends.
 fn page(method: &str, url: &str, session: Option<&str>, form: Option<&str>) -> PageAnswer {
+    page_with(method, url, session, form, &[])
+}
+
+/// Like `page`, with more request headers (`Name: value`).
+fn page_with(
+    method: &str,
+    url: &str,
+    session: Option<&str>,
+    form: Option<&str>,
+    headers: &[&str],
+) -> PageAnswer {
     let mut command = Command::new("curl");
     command.args(["-sS", "-k", "-i", "--max-time", "20", "-X", method, url]);
+    for header in headers {
+        command.args(["-H", header]);
+    }
     if let Some(token) = session {
         command.args(["-b", &format!("foreman_dlm_session={token}")]);
     }
@@ -546,4 +560,141 @@ async fn search_stale_holders_and_history_pages() {
     );
     assert_eq!(get(&format!("{lock}?page=0")).status, 400);
     assert_eq!(get("/dlm/locks/999999").status, 404);
+}
+
+#[actix_web::test]
+async fn forms_from_another_site_and_repeated_failures_are_refused_on_the_form() {
+    let site = site().await;
+    let login = site.app.url("/dlm/login");
+    let form = format!("login={}&password={}", ADMIN.0, ADMIN.1);
+    let (token, csrf) = http_sign_in(&site, ADMIN);
+    let before = site.state();
+    for (path, cookie, body) in [
+        ("/dlm/login", None, form.clone()),
+        (
+            &*format!("/dlm/locks/{}/holders/{}/release", site.lock_id, site.web1),
+            Some(token.as_str()),
+            format!("csrf={csrf}"),
+        ),
+    ] {
+        let answer = page_with(
+            "POST",
+            &site.app.url(path),
+            cookie,
+            Some(&body),
+            &["Sec-Fetch-Site: cross-site"],
+        );
+        assert_eq!(answer.status, 403, "{path}: {}", answer.body);
+        assert!(answer.body.contains("from another site"), "{}", answer.body);
+    }
+    assert_eq!(site.state(), before, "nothing changed");
+    assert_eq!(
+        site.sessions(),
+        json!(1),
+        "no session from the other site's sign-in"
+    );
+    let same_origin = page_with(
+        "POST",
+        &login,
+        None,
+        Some(&form),
+        &["Sec-Fetch-Site: same-origin"],
+    );
+    assert_eq!(same_origin.status, 303);
+
+    // The login limits of the API, with their Retry-After, on the form.
+    let mut last = None;
+    for _ in 0..12 {
+        last = Some(page(
+            "POST",
+            &login,
+            None,
+            Some("login=alice&password=nope"),
+        ));
+    }
+    let limited = last.expect("answers");
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert!(limited.header("retry-after").is_some());
+    assert!(limited.content_type.starts_with("text/html"));
+    assert!(
+        limited.body.contains("Too many failed logins"),
+        "{}",
+        limited.body
+    );
+}
+
+#[actix_web::test]
+async fn sessions_end_with_a_new_sign_in_a_password_change_or_after_a_day() {
+    let site = site().await;
+    let expires = |token: &str| {
+        site.app.db.scalar(&format!(
+            "SELECT round(extract(epoch FROM expires_at - now() AT TIME ZONE 'UTC') / 60) AS m \
+               FROM foreman_dlm_sessions WHERE token_sha256 = encode(sha256('{token}'), 'hex')"
+        ))
+    };
+    let (first, _) = http_sign_in(&site, ADMIN);
+    site.app.db.exec(
+        "UPDATE foreman_dlm_sessions \
+            SET expires_at = now() AT TIME ZONE 'UTC' + interval '5 minutes'",
+    );
+    let auto = page("GET", &site.app.url("/dlm?auto=1"), Some(&first), None);
+    assert_eq!(auto.status, 200);
+    assert_eq!(
+        expires(&first),
+        json!(5),
+        "the page's own reload keeps nobody signed in"
+    );
+    assert_eq!(
+        page("GET", &site.app.url("/dlm"), Some(&first), None).status,
+        200
+    );
+    assert_eq!(
+        expires(&first),
+        json!(60),
+        "a person's request: Foreman's idle_timeout again"
+    );
+
+    // Signing in again from the same browser replaces its session.
+    let again = page(
+        "POST",
+        &site.app.url("/dlm/login"),
+        Some(&first),
+        Some(&format!("login={}&password={}", ADMIN.0, ADMIN.1)),
+    );
+    assert_eq!(again.status, 303);
+    assert_eq!(site.sessions(), json!(1));
+    let old = page("GET", &site.app.url("/dlm"), Some(&first), None);
+    assert_eq!(old.header("location"), Some("/dlm/login".into()));
+
+    let (second, _) = http_sign_in(&site, ADMIN);
+    site.app.db.exec(&format!(
+        "UPDATE users SET password_hash = 'changed' WHERE id = {}",
+        site.admin
+    ));
+    let replacement = again
+        .header("set-cookie")
+        .and_then(|c| {
+            c.split(';')
+                .next()
+                .and_then(|pair| pair.strip_prefix("foreman_dlm_session="))
+                .map(str::to_string)
+        })
+        .expect("the new session's cookie");
+    for token in [&second, &replacement] {
+        let changed = page("GET", &site.app.url("/dlm"), Some(token), None);
+        assert_eq!(changed.header("location"), Some("/dlm/login".into()));
+    }
+    assert_eq!(
+        site.sessions(),
+        json!(0),
+        "the password change ended every session"
+    );
+
+    let viewer_token = http_sign_in(&site, VIEWER).0;
+    site.app.db.exec(
+        "UPDATE foreman_dlm_sessions \
+            SET created_at = now() AT TIME ZONE 'UTC' - interval '25 hours'",
+    );
+    let day_old = page("GET", &site.app.url("/dlm"), Some(&viewer_token), None);
+    assert_eq!(day_old.header("location"), Some("/dlm/login".into()));
 }

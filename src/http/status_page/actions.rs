@@ -8,7 +8,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::{html, pages, see_other, session, session_cookie, PageError, COOKIE};
+use super::{
+    from_another_site, html, html_for_error, pages, see_other, session, session_cookie, PageError,
+    COOKIE,
+};
 use crate::http::caller::Credentials;
 use crate::http::error::ApiError;
 use crate::http::params::read_body;
@@ -22,9 +25,16 @@ use crate::locks::LockRef;
 const MAX_FORM_BYTES: usize = 8 * 1024;
 
 async fn read_form<T: DeserializeOwned>(
+    req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
 ) -> Result<T, ApiError> {
+    if from_another_site(req) {
+        return Err(ApiError::Forbidden {
+            missing_permission: None,
+            details: "this form was sent from another site".into(),
+        });
+    }
     let body = read_body(payload, state.body_timeout, MAX_FORM_BYTES).await?;
     serde_urlencoded::from_bytes(&body)
         .map_err(|_| ApiError::BadRequest("the form could not be read".into()))
@@ -38,12 +48,17 @@ fn csrf_refused() -> ApiError {
 }
 
 fn signed_out() -> PageError {
-    PageError {
-        error: ApiError::Forbidden {
-            missing_permission: None,
-            details: "your session has ended; sign in again".into(),
-        },
-        signed_in: false,
+    PageError::anonymous(ApiError::Forbidden {
+        missing_permission: None,
+        details: "your session has ended; sign in again".into(),
+    })
+}
+
+/// Refuses a form from a browser without a session cookie before its body is read.
+fn require_cookie(req: &HttpRequest) -> Result<(), PageError> {
+    match req.cookie(COOKIE) {
+        Some(_) => Ok(()),
+        None => Err(signed_out()),
     }
 }
 
@@ -53,7 +68,7 @@ async fn form_session(
     state: &AppState,
     csrf: &str,
 ) -> Result<Session, PageError> {
-    let session = session(req, state).await?.ok_or_else(signed_out)?;
+    let session = session(req, state, true).await?.ok_or_else(signed_out)?;
     if !session.csrf_matches(csrf) {
         log::warn!(
             "status page form from user {:?} without its CSRF token",
@@ -75,7 +90,7 @@ fn back_to(back: Option<&str>, lock_id: i32) -> String {
 /// GET /dlm/login
 pub async fn login_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     // Already signed in: straight to the locks.
-    if let Ok(Some(_)) = session(&req, &state).await {
+    if let Ok(Some(_)) = session(&req, &state, true).await {
         return see_other("/dlm");
     }
     html(pages::login(None, ""))
@@ -95,12 +110,13 @@ pub async fn login(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let form: LoginForm = read_form(payload, &state).await?;
+    let form: LoginForm = read_form(&req, payload, &state)
+        .await
+        .map_err(PageError::anonymous)?;
+    // The form again with the API's message, and its status and Retry-After.
     let refused = |error: ApiError| -> Result<HttpResponse, PageError> {
         let markup = pages::login(Some(&error.message_for_people()), &form.login);
-        let mut response = html(markup);
-        *response.status_mut() = actix_web::ResponseError::status_code(&error);
-        Ok(response)
+        Ok(html_for_error(&error, markup))
     };
     let basic = match BasicCredentials::new(&form.login, &form.password) {
         Ok(basic) => basic,
@@ -108,13 +124,14 @@ pub async fn login(
     };
     let user = match state.login(&basic, credentials.client).await {
         Ok(user) => user,
-        Err(error) => {
-            error.log_cause();
-            return refused(error);
-        }
+        Err(error) => return refused(error),
     };
     if let Err(error) = state.require(&user, Permission::ViewLocks).await {
         return refused(error);
+    }
+    // Signing in again replaces the session the browser had.
+    if let Some(old) = req.cookie(COOKIE) {
+        state.services.users.end_session(old.value()).await?;
     }
     let (token, _) = state.services.users.start_session(&user).await?;
     log::info!("user {:?} signed in to the status page", user.login);
@@ -138,7 +155,8 @@ pub async fn logout(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let form: TokenForm = read_form(payload, &state).await?;
+    require_cookie(&req)?;
+    let form: TokenForm = read_form(&req, payload, &state).await?;
     form_session(&req, &state, &form.csrf).await?;
     if let Some(cookie) = req.cookie(COOKIE) {
         state.services.users.end_session(cookie.value()).await?;
@@ -159,7 +177,8 @@ pub async fn release_holder(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let form: TokenForm = read_form(payload, &state).await?;
+    require_cookie(&req)?;
+    let form: TokenForm = read_form(&req, payload, &state).await?;
     let session = form_session(&req, &state, &form.csrf).await?;
     state.require(&session.user, Permission::EditLocks).await?;
     let (id, host_id) = path.into_inner();
@@ -193,7 +212,8 @@ pub async fn switch(
         "disable" => false,
         _ => return Err(ApiError::RouteNotFound.into()),
     };
-    let form: TokenForm = read_form(payload, &state).await?;
+    require_cookie(&req)?;
+    let form: TokenForm = read_form(&req, payload, &state).await?;
     let session = form_session(&req, &state, &form.csrf).await?;
     state.require(&session.user, Permission::EditLocks).await?;
     let lock = LockRef::parse(&id)?;

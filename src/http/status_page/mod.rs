@@ -97,16 +97,40 @@ impl ResponseError for PageError {
             &self.error.message_for_people(),
             self.signed_in,
         );
-        let mut response = self
-            .error
-            .error_response()
-            .set_body(BoxBody::new(markup.into_string()));
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        response
+        html_for_error(&self.error, markup)
     }
+}
+
+impl PageError {
+    /// An error before anyone signed in: its page links to the sign-in form.
+    fn anonymous(error: ApiError) -> PageError {
+        PageError {
+            error,
+            signed_in: false,
+        }
+    }
+}
+
+/// `error`'s answer (status, Retry-After, the log line) with `markup` as its body.
+fn html_for_error(error: &ApiError, markup: Markup) -> HttpResponse {
+    let mut response = error
+        .error_response()
+        .set_body(BoxBody::new(markup.into_string()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+}
+
+/// Browsers say where a form came from (`Sec-Fetch-Site`); a form posted from another site is
+/// refused before it is read, the sign-in form included (login CSRF). Clients that send no such
+/// header (curl, scripts) are not browsers a page could misuse.
+fn from_another_site(req: &HttpRequest) -> bool {
+    req.headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|site| !matches!(site, "same-origin" | "none"))
 }
 
 fn html(markup: Markup) -> HttpResponse {
@@ -122,10 +146,15 @@ fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-/// The session the request's cookie names, if it is still live.
-async fn session(req: &HttpRequest, state: &AppState) -> Result<Option<Session>, ApiError> {
+/// The session the request's cookie names, if it is still live; `extend`: see
+/// `UserAuthenticator::session`.
+async fn session(
+    req: &HttpRequest,
+    state: &AppState,
+    extend: bool,
+) -> Result<Option<Session>, ApiError> {
     match req.cookie(COOKIE) {
-        Some(cookie) => Ok(state.services.users.session(cookie.value()).await?),
+        Some(cookie) => Ok(state.services.users.session(cookie.value(), extend).await?),
         None => Ok(None),
     }
 }
@@ -161,6 +190,8 @@ async fn viewer<'a>(state: &AppState, session: &'a Session) -> Result<Viewer<'a>
 #[derive(Deserialize)]
 struct ListQuery {
     search: Option<String>,
+    /// Set by refresh.js: the reload is not the person's activity.
+    auto: Option<String>,
 }
 
 /// GET /dlm: every lock (or those the search finds), their holders and who waits.
@@ -169,7 +200,7 @@ async fn list(
     query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let Some(session) = session(&req, &state).await? else {
+    let Some(session) = session(&req, &state, query.auto.is_none()).await? else {
         return Ok(see_other("/dlm/login"));
     };
     let viewer = viewer(&state, &session).await?;
@@ -202,7 +233,7 @@ async fn lock(
     query: web::Query<LockQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let Some(session) = session(&req, &state).await? else {
+    let Some(session) = session(&req, &state, true).await? else {
         return Ok(see_other("/dlm/login"));
     };
     let viewer = viewer(&state, &session).await?;

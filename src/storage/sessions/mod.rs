@@ -20,7 +20,13 @@ pub struct SessionRow {
     pub disabled: bool,
     #[diesel(sql_type = Text)]
     pub csrf_token: String,
+    /// The user's password changed since the session began.
+    #[diesel(sql_type = Bool)]
+    pub password_changed: bool,
 }
+
+/// How long a session lasts at most, however busy: a cookie that leaks is not good forever.
+pub const MAX_SESSION_HOURS: i32 = 24;
 
 /// Stores a new session (and clears out expired ones).
 pub async fn create(
@@ -34,9 +40,11 @@ pub async fn create(
         .execute(conn)
         .await?;
     sql("INSERT INTO foreman_dlm_sessions \
-         (token_sha256, user_id, csrf_token, created_at, last_seen_at, expires_at) \
-         VALUES ($1, $2, $3, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC', \
-                 now() AT TIME ZONE 'UTC' + make_interval(mins => $4))")
+         (token_sha256, user_id, csrf_token, password_fingerprint, created_at, last_seen_at, \
+          expires_at) \
+         SELECT $1, u.id, $3, md5(COALESCE(u.password_hash, '')), now() AT TIME ZONE 'UTC', \
+                now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC' + make_interval(mins => $4) \
+           FROM users u WHERE u.id = $2")
     .bind(token_sha256)
     .bind(user_id)
     .bind(csrf_token)
@@ -46,30 +54,23 @@ pub async fn create(
     Ok(())
 }
 
-/// The session of a token if it has not expired, which then lasts `idle_minutes` longer.
+/// The session of a token if it has not expired (idle, or older than [`MAX_SESSION_HOURS`]);
+/// with `extend`, it then lasts `idle_minutes` longer (a page's own auto-refresh does not extend).
 pub async fn resume(
     conn: &mut Conn,
     token_sha256: &str,
     idle_minutes: i32,
+    extend: bool,
 ) -> Result<Option<SessionRow>, StorageError> {
-    sql("WITH touched AS ( \
-           UPDATE foreman_dlm_sessions s \
-              SET last_seen_at = now() AT TIME ZONE 'UTC', \
-                  expires_at = now() AT TIME ZONE 'UTC' + make_interval(mins => $2) \
-            WHERE s.token_sha256 = $1 AND s.expires_at > now() AT TIME ZONE 'UTC' \
-        RETURNING s.user_id, s.csrf_token) \
-         SELECT u.id AS user_id, u.login, \
-                u.admin OR EXISTS (SELECT 1 FROM cached_usergroup_members m \
-                                   JOIN usergroups g ON g.id = m.usergroup_id \
-                                   WHERE m.user_id = u.id AND g.admin) AS admin, \
-                COALESCE(u.disabled, false) AS disabled, t.csrf_token \
-           FROM touched t JOIN users u ON u.id = t.user_id")
-    .bind(token_sha256)
-    .bind(idle_minutes)
-    .get_result(conn)
-    .await
-    .optional()
-    .map_err(StorageError::from)
+    sql(include_str!("sql/resume.sql"))
+        .bind(token_sha256)
+        .bind(idle_minutes)
+        .bind(extend)
+        .bind(MAX_SESSION_HOURS)
+        .get_result(conn)
+        .await
+        .optional()
+        .map_err(StorageError::from)
 }
 
 /// Ends a session; whether there was one.
