@@ -1,12 +1,28 @@
 //! Reads Foreman's users, personal access tokens, settings and RBAC tables (never writes them,
 //! except a token's `last_used_at`, as Foreman does on every use).
 
+use std::sync::LazyLock;
+
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Integer, Nullable, Varchar};
 use diesel_async::RunQueryDsl;
 
 use super::sql::sql;
 use super::{Conn, StorageError};
+
+/// Whether the user `u` is an admin as Foreman decides it: `users.admin`, or a member of an admin
+/// user group. Logins and status page sessions both ask it.
+pub(super) const IS_ADMIN: &str = "(u.admin OR EXISTS (SELECT 1 FROM cached_usergroup_members m \
+     JOIN usergroups g ON g.id = m.usergroup_id WHERE m.user_id = u.id AND g.admin))";
+
+static FIND_BY_LOGIN: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT u.id, u.login, {IS_ADMIN} AS admin, COALESCE(u.disabled, false) AS disabled, \
+                u.password_hash, u.password_salt, a.type AS auth_source_type \
+           FROM users u LEFT JOIN auth_sources a ON a.id = u.auth_source_id \
+          WHERE u.lower_login = $1"
+    )
+});
 
 #[derive(Debug, Clone, QueryableByName)]
 pub struct UserRow {
@@ -33,19 +49,12 @@ pub async fn find_by_login(
     conn: &mut Conn,
     lower_login: &str,
 ) -> Result<Option<UserRow>, StorageError> {
-    sql("SELECT u.id, u.login, \
-                u.admin OR EXISTS (SELECT 1 FROM cached_usergroup_members m \
-                                   JOIN usergroups g ON g.id = m.usergroup_id \
-                                   WHERE m.user_id = u.id AND g.admin) AS admin, \
-                COALESCE(u.disabled, false) AS disabled, u.password_hash, u.password_salt, \
-                a.type AS auth_source_type \
-           FROM users u LEFT JOIN auth_sources a ON a.id = u.auth_source_id \
-          WHERE u.lower_login = $1")
-    .bind(lower_login)
-    .get_result(conn)
-    .await
-    .optional()
-    .map_err(StorageError::from)
+    sql(FIND_BY_LOGIN.as_str())
+        .bind(lower_login)
+        .get_result(conn)
+        .await
+        .optional()
+        .map_err(StorageError::from)
 }
 
 #[derive(QueryableByName)]

@@ -107,6 +107,10 @@ impl LockStatements {
                     ("deny", &deny),
                     ("api_admin", API_ADMIN_ID),
                     ("lock_columns", LOCK_COLUMNS),
+                    (
+                        "holders_before",
+                        include_str!("sql/holders_before.sql").trim_end(),
+                    ),
                 ],
             );
             let text = compact(&fill(

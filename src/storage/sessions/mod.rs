@@ -1,11 +1,17 @@
 //! Status page sessions (`foreman_dlm_sessions`): only a token's SHA-256 is stored.
 
+use std::sync::LazyLock;
+
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Integer, Nullable, Text, Varchar};
 use diesel_async::RunQueryDsl;
 
-use super::sql::sql;
+use super::sql::{fill, sql};
+use super::users::IS_ADMIN;
 use super::{Conn, StorageError};
+
+static RESUME: LazyLock<String> =
+    LazyLock::new(|| fill(include_str!("sql/resume.sql"), &[("is_admin", IS_ADMIN)]));
 
 /// A live session and its user as Foreman has them now.
 #[derive(Debug, Clone, QueryableByName)]
@@ -62,7 +68,7 @@ pub async fn resume(
     idle_minutes: i32,
     extend: bool,
 ) -> Result<Option<SessionRow>, StorageError> {
-    sql(include_str!("sql/resume.sql"))
+    sql(RESUME.as_str())
         .bind(token_sha256)
         .bind(idle_minutes)
         .bind(extend)

@@ -1,16 +1,8 @@
 -- An admin releases one holder ($2) of a lock ($1): a `release` event naming the acting user
--- ($3), as the plugin's UI writes it. The lock row is held first, like every change of holders.
-WITH old AS (
-    SELECT l.id, l.name, l.host_id, l.updated_at FROM dlmlocks l WHERE l.id = $1 FOR UPDATE
-), policy AS (
-    SELECT {lease_seconds} AS lease_seconds
-      FROM old l LEFT JOIN foreman_dlm_lock_policies p ON p.dlmlock_id = l.id
-), before AS (
-    SELECT h.host_id, h.acquired_at
-      FROM old l CROSS JOIN policy
-     CROSS JOIN LATERAL foreman_dlm_holders(l.id, l.host_id, l.updated_at, policy.lease_seconds) h
-     WHERE h.expires_at IS NULL OR h.expires_at > {now}
-), target AS (
+-- ($3), as the plugin's UI writes it.
+-- old, policy and before (sql/holders_before.sql): the lock row ($1), held first like every
+-- change of holders, its lease, and its live holders before the change.
+WITH {holders_before}, target AS (
     SELECT old.id FROM old WHERE EXISTS (SELECT 1 FROM before WHERE host_id = $2)
 ), dropped AS (
     DELETE FROM foreman_dlm_lock_holders r USING target

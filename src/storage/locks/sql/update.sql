@@ -2,17 +2,9 @@
 -- them: `enable`/`disable` (host = the holder after the change), then `release` for each holder
 -- that loses its slot (oldest first) and `acquire` for a new holder. $2/$4/$6/$8 say whether a
 -- field is given; a given host_id (or null) replaces all holders.
-WITH old AS (
-    SELECT l.id, l.name, l.host_id, l.enabled, l.updated_at FROM dlmlocks l WHERE l.id = $1 FOR UPDATE
-), policy AS (
-    SELECT {lease_seconds} AS lease_seconds
-      FROM old l LEFT JOIN foreman_dlm_lock_policies p ON p.dlmlock_id = l.id
-), before AS (
-    SELECT h.host_id, h.acquired_at
-      FROM old l CROSS JOIN policy
-     CROSS JOIN LATERAL foreman_dlm_holders(l.id, l.host_id, l.updated_at, policy.lease_seconds) h
-     WHERE h.expires_at IS NULL OR h.expires_at > {now}
-), new AS (
+-- old, policy and before (sql/holders_before.sql): the lock row ($1), held first like every
+-- change of holders, its lease, and its live holders before the change.
+WITH {holders_before}, new AS (
     UPDATE dlmlocks AS l
        SET name = CASE WHEN $2 THEN $3 ELSE l.name END,
            type = CASE WHEN $4 THEN $5 ELSE l.type END,

@@ -13,9 +13,7 @@ WITH touched AS (
  RETURNING s.user_id, s.csrf_token, s.password_fingerprint
 )
 SELECT u.id AS user_id, u.login,
-       u.admin OR EXISTS (SELECT 1 FROM cached_usergroup_members m
-                            JOIN usergroups g ON g.id = m.usergroup_id
-                           WHERE m.user_id = u.id AND g.admin) AS admin,
+       {is_admin} AS admin,
        COALESCE(u.disabled, false) AS disabled, t.csrf_token,
        t.password_fingerprint <> md5(COALESCE(u.password_hash, '')) AS password_changed
   FROM touched t JOIN users u ON u.id = t.user_id
