@@ -5,10 +5,9 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use super::{block_on, fail};
+use super::{block_on, connect_once, fail};
 use crate::settings::Settings;
 use crate::storage::notifications as store;
-use crate::storage::Database;
 
 #[derive(clap::Args)]
 pub struct HostStatusArgs {
@@ -27,9 +26,9 @@ pub fn run(config: Option<&Path>, args: &HostStatusArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     block_on(async {
-        let mut conn = match Database::connect_once(&url).await {
+        let mut conn = match connect_once(&url).await {
             Ok(conn) => conn,
-            Err(e) => return fail(format!("cannot connect to the database: {e}")),
+            Err(e) => return fail(e),
         };
         if args.purge {
             if settings.foreman.host_status {

@@ -11,11 +11,18 @@ use std::process::ExitCode;
 use crate::http;
 use crate::services::Services;
 use crate::settings::Settings;
-use crate::storage::{locks::events, migrations, Database};
+use crate::storage::{locks::events, migrations, Conn, Database};
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::FAILURE
+}
+
+/// One connection for a command's few statements; the error in plain words.
+async fn connect_once(url: &crate::settings::Secret) -> Result<Conn, String> {
+    Database::connect_once(url)
+        .await
+        .map_err(|e| format!("cannot connect to the database: {e}"))
 }
 
 /// Runs `work` on a fresh single-threaded runtime (the commands other than `serve`).
@@ -125,9 +132,9 @@ pub fn expire_events(config: Option<&Path>, args: &ExpireArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     block_on(async {
-        let mut conn = match Database::connect_once(&url).await {
+        let mut conn = match connect_once(&url).await {
             Ok(conn) => conn,
-            Err(e) => return fail(format!("cannot connect to the database: {e}")),
+            Err(e) => return fail(e),
         };
         let started = std::time::Instant::now();
         let (mut total, mut batches) = (0usize, 0usize);
