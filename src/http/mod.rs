@@ -3,8 +3,8 @@
 //! Request path: `routes` → a handler in `lock_routes` (hosts) or `admin_routes` (Foreman users)
 //! → `caller` (certificate or Basic credentials, through `identity`) → the lock domain (`locks`)
 //! → its SQL in `storage`, which this layer never touches. The status page (`status_page`, under
-//! `/dlm`) is the same path for people: a session cookie instead of Basic credentials. Failures travel back as `ApiError`,
-//! mapped to a status and a JSON body in `error.rs` only.
+//! `/dlm`) is the same path for people: a session cookie instead of Basic credentials. Failures
+//! travel back as `ApiError`, mapped to a status and a JSON body in `error.rs` only.
 
 pub mod admin_routes;
 pub mod caller;

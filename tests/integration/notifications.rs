@@ -423,7 +423,8 @@ async fn a_stale_lock_turns_the_host_status_red_until_it_is_released() {
     let (host, headers) = &hosts[0];
     let status = || {
         app.db.rows(&format!(
-            "SELECT s.type, s.status, h.global_status FROM host_status s JOIN hosts h ON h.id = s.host_id \
+            "SELECT s.type, s.status, h.global_status \
+               FROM host_status s JOIN hosts h ON h.id = s.host_id \
               WHERE s.host_id = {host}"
         ))
     };

@@ -381,7 +381,8 @@ async fn sign_in_refusals_and_ended_sessions() {
     // Idle past Foreman's idle_timeout: back to the login form, the row gone at the next login.
     let (token, _) = http_sign_in(&site, ADMIN);
     site.app.db.exec(
-        "UPDATE foreman_dlm_sessions SET expires_at = now() AT TIME ZONE 'UTC' - interval '1 minute'",
+        "UPDATE foreman_dlm_sessions \
+            SET expires_at = now() AT TIME ZONE 'UTC' - interval '1 minute'",
     );
     let expired = page("GET", &site.app.url("/dlm"), Some(&token), None);
     assert_eq!(expired.header("location"), Some("/dlm/login".into()));

@@ -122,7 +122,8 @@ fn holder_actions(viewer: &Viewer<'_>, lock: &Lock, holder: &Holder, back: &str)
                 action=(format!("/dlm/locks/{}/holders/{}/release", lock.id, holder.host_id)) {
                 input type="hidden" name="csrf" value=(viewer.csrf);
                 input type="hidden" name="back" value=(back);
-                button type="submit" aria-label=(format!("Release {} from {}", holder.name, lock.name)) {
+                button type="submit"
+                    aria-label=(format!("Release {} from {}", holder.name, lock.name)) {
                     "Release"
                 }
             }
@@ -145,6 +146,18 @@ fn switch(viewer: &Viewer<'_>, lock: &Lock, back: &str) -> Markup {
             }
         }
     }
+}
+
+/// Enabled or disabled, and the button that switches it.
+fn state(viewer: &Viewer<'_>, lock: &Lock, back: &str) -> Markup {
+    html! {
+        @if lock.enabled { "enabled" } @else { span.disabled { "disabled" } }
+        " " (switch(viewer, lock, back))
+    }
+}
+
+fn history_page(lock: &Lock, page: i64) -> String {
+    format!("/dlm/locks/{}?page={page}", lock.id)
 }
 
 fn policy(lock: &Lock) -> Markup {
@@ -195,7 +208,10 @@ pub fn list(viewer: &Viewer<'_>, locks: &[Lock], waiting: &[Waiting], search: &s
                 " " button type="submit" { "Search" }
             }
             p #auto-refresh hidden {
-                label { input #auto-refresh-on type="checkbox" checked; " Refresh every 30 seconds" }
+                label {
+                    input #auto-refresh-on type="checkbox" checked;
+                    " Refresh every 30 seconds"
+                }
             }
             table {
                 caption.muted { (locks.len()) " lock(s); times in UTC" }
@@ -207,18 +223,23 @@ pub fn list(viewer: &Viewer<'_>, locks: &[Lock], waiting: &[Waiting], search: &s
                 tbody {
                     @for lock in locks {
                         tr {
-                            th scope="row" { a href=(format!("/dlm/locks/{}", lock.id)) { (lock.name) } }
-                            td {
-                                @if lock.enabled { "enabled" } @else { span.disabled { "disabled" } }
-                                " " (switch(viewer, lock, "list"))
+                            th scope="row" {
+                                a href=(format!("/dlm/locks/{}", lock.id)) { (lock.name) }
                             }
+                            td { (state(viewer, lock, "list")) }
                             td { (holders(viewer, lock, "list")) }
                             td { (lock.holders.len()) " / " (lock.policy.max_holders) }
                             td { (policy(lock)) }
                             td {
                                 ul.plain {
                                     @for w in waiting.iter().filter(|w| w.lock_id == lock.id) {
-                                        li { (w.host) " " span.muted { "(" (w.reason) ", " (duration(w.refused_at, viewer.now)) " ago)" } }
+                                        li {
+                                            (w.host) " "
+                                            span.muted {
+                                                "(" (w.reason) ", "
+                                                (duration(w.refused_at, viewer.now)) " ago)"
+                                            }
+                                        }
                                     }
                                 }
                             }
@@ -245,7 +266,7 @@ pub fn lock(
             h2 { "Lock " (lock.name) }
             dl {
                 dt { "State" }
-                dd { @if lock.enabled { "enabled" } @else { span.disabled { "disabled" } } " " (switch(viewer, lock, &back)) }
+                dd { (state(viewer, lock, &back)) }
                 dt { "Holders" } dd { (holders(viewer, lock, &back)) }
                 dt { "Policy" } dd { (policy(lock)) }
             }
@@ -253,7 +274,10 @@ pub fn lock(
                 h3 { "History" }
                 table {
                     caption.muted { (events.total) " event(s), newest first" }
-                    thead { tr { th scope="col" { "When" } th scope="col" { "What" } th scope="col" { "Host" } th scope="col" { "By user" } } }
+                    thead { tr {
+                        th scope="col" { "When" } th scope="col" { "What" }
+                        th scope="col" { "Host" } th scope="col" { "By user" }
+                    } }
                     tbody {
                         @for event in &events.items {
                             tr {
@@ -266,8 +290,12 @@ pub fn lock(
                     }
                 }
                 nav.pages aria-label="History pages" {
-                    @if page > 1 { a href=(format!("/dlm/locks/{}?page={}", lock.id, page - 1)) rel="prev" { "Newer" } }
-                    @if page * per_page < events.total { a href=(format!("/dlm/locks/{}?page={}", lock.id, page + 1)) rel="next" { "Older" } }
+                    @if page > 1 {
+                        a href=(history_page(lock, page - 1)) rel="prev" { "Newer" }
+                    }
+                    @if page * per_page < events.total {
+                        a href=(history_page(lock, page + 1)) rel="next" { "Older" }
+                    }
                 }
             } @else {
                 p.muted { "Seeing the history needs the view_dlmlock_events permission." }
