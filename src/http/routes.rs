@@ -6,9 +6,10 @@ use super::error::ApiError;
 use super::{admin_routes, lock_routes};
 
 /// The API routes, under both `/api/` and `/api/v2/` as in Foreman.
+///
+/// The hosts' lock routes come first: actix tries the routes in order, each pattern with a
+/// dynamic segment is a regular expression, and hosts make nearly every request.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    super::observability::health_routes(cfg);
-    super::status_page::routes(cfg);
     for prefix in ["/api", "/api/v2"] {
         cfg.service(
             web::resource(format!("{prefix}/dlmlocks/{{id}}/lock"))
@@ -17,6 +18,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::delete().to(lock_routes::release))
                 .default_service(web::to(method_not_allowed)),
         );
+    }
+    super::observability::health_routes(cfg);
+    super::status_page::routes(cfg);
+    for prefix in ["/api", "/api/v2"] {
         cfg.service(
             web::resource(format!("{prefix}/dlmlocks/{{id}}/dlmlock_events"))
                 .route(web::get().to(admin_routes::events))

@@ -309,3 +309,92 @@ async fn settings_patterns_give_auto_created_locks_their_policy_and_the_api_wins
         json!([{"max_holders": 5, "lease_seconds": 0, "windows": "[]"}])
     );
 }
+
+/// The common requests take a shorter path in the database (the migration
+/// `host_requests_fast_path`): an acquire of a free lock and a release by the plugin's holder
+/// without a lease. It must leave the same rows as the full one, also where another writer (the
+/// plugin's UI) freed the lock and left holder rows behind, and where other holders remain.
+#[actix_web::test]
+async fn the_short_path_leaves_the_rows_the_full_one_would() {
+    let app = site();
+    let nodes = hosts(&app, 3);
+    let ids: Vec<i64> = nodes.iter().map(|(id, _)| *id).collect();
+    let url = |name: &str| app.server.url(&format!("/api/dlmlocks/{name}/lock"));
+    let holder_rows = |name: &str| {
+        app.db.rows(&format!(
+            "SELECT h.host_id FROM foreman_dlm_lock_holders h JOIN dlmlocks l ON l.id = h.dlmlock_id \
+             WHERE l.name = '{name}' ORDER BY h.acquired_at, h.host_id"
+        ))
+    };
+    let plugin_holder = |name: &str| {
+        app.db.scalar(&format!(
+            "SELECT host_id FROM dlmlocks WHERE name = '{name}'"
+        ))
+    };
+    let last_event = |name: &str| {
+        app.db.rows(&format!(
+            "SELECT e.event_type, e.host_id FROM dlmlock_events e JOIN dlmlocks l ON l.id = e.dlmlock_id \
+             WHERE l.name = '{name}' ORDER BY e.id DESC LIMIT 1"
+        ))[0]
+            .clone()
+    };
+
+    // The plugin's UI releases a lock with two holders: host_id goes NULL, their rows stay.
+    for (_, headers) in &nodes[..2] {
+        assert_eq!(send("PUT", &url("web-left"), headers).await.status, 200);
+    }
+    app.db
+        .exec("UPDATE dlmlocks SET host_id = NULL WHERE name = 'web-left'");
+    let granted = send("PUT", &url("web-left"), &nodes[2].1).await;
+    assert_eq!(granted.status, 200, "{}", granted.raw);
+    assert_eq!(holder_ids(&granted), vec![ids[2]]);
+    assert_eq!(
+        granted.body["holders"][0]["host"]["name"],
+        "node02.example.com"
+    );
+    assert_eq!(holder_rows("web-left"), json!([{ "host_id": ids[2] }]));
+    assert_eq!(plugin_holder("web-left"), json!(ids[2]));
+    assert_eq!(
+        last_event("web-left"),
+        json!({ "event_type": "acquire", "host_id": ids[2] })
+    );
+
+    // The oldest of two holders releases: the other becomes the plugin's holder.
+    for (_, headers) in &nodes[..2] {
+        assert_eq!(send("PUT", &url("web-two"), headers).await.status, 200);
+    }
+    let released = send("DELETE", &url("web-two"), &nodes[0].1).await;
+    assert_eq!(released.status, 200, "{}", released.raw);
+    assert_eq!(holder_ids(&released), vec![ids[1]]);
+    assert_eq!(holder_rows("web-two"), json!([{ "host_id": ids[1] }]));
+    assert_eq!(plugin_holder("web-two"), json!(ids[1]));
+    assert_eq!(
+        last_event("web-two"),
+        json!({ "event_type": "release", "host_id": ids[0] })
+    );
+    let released = send("DELETE", &url("web-two"), &nodes[1].1).await;
+    assert_eq!(released.status, 200, "{}", released.raw);
+    assert_eq!(holder_ids(&released), Vec::<i64>::new());
+    assert_eq!(holder_rows("web-two"), json!([]));
+    assert_eq!(plugin_holder("web-two"), Value::Null);
+
+    // A refusal on a disabled free lock: no holder, a fail event naming nobody, a waiting row.
+    assert_eq!(send("PUT", &url("plain"), &nodes[0].1).await.status, 200);
+    assert_eq!(send("DELETE", &url("plain"), &nodes[0].1).await.status, 200);
+    app.db
+        .exec("UPDATE dlmlocks SET enabled = false WHERE name = 'plain'");
+    let refused = send("PUT", &url("plain"), &nodes[1].1).await;
+    assert_eq!(refused.status, 412, "{}", refused.raw);
+    assert_eq!(holder_rows("plain"), json!([]));
+    assert_eq!(
+        last_event("plain"),
+        json!({ "event_type": "fail", "host_id": null })
+    );
+    assert_eq!(
+        app.db.rows(
+            "SELECT w.host_id, w.reason FROM foreman_dlm_waiting w \
+             JOIN dlmlocks l ON l.id = w.dlmlock_id WHERE l.name = 'plain'"
+        ),
+        json!([{ "host_id": ids[1], "reason": "disabled" }])
+    );
+}

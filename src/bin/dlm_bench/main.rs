@@ -75,6 +75,10 @@ pub struct Args {
     /// A short run with few hosts, to check that the benchmark works (CI).
     #[arg(long)]
     smoke: bool,
+    /// Print the pgbench script (the server's statements for --hosts hosts) and exit: for
+    /// profiling the SQL alone against a database seeded like the benchmark's.
+    #[arg(long)]
+    print_pgbench_script: bool,
 }
 
 fn main() {
@@ -86,6 +90,19 @@ fn main() {
         args.poll_rate = args.poll_rate.min(200);
         args.rounds = 1;
         args.sweep.clear();
+    }
+    if args.print_pgbench_script {
+        match bench_policies() {
+            Ok(policies) => {
+                let statements = foreman_dlm::locks::lock_statements(&policies);
+                print!("{}", pgbench::pgbench_script(&statements, args.hosts));
+                return;
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(1);
+            }
+        }
     }
     if let Err(e) = run(&args) {
         eprintln!("error: {e}");

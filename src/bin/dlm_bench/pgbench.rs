@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use foreman_dlm::storage::connect::SESSION_OPTIONS;
 use foreman_dlm::storage::locks::statements::{HostLookup, HostOperation};
 use foreman_dlm::storage::locks::LockStatements;
 
@@ -13,24 +14,29 @@ use super::cpu::process_cpu_seconds;
 /// The statements one host's acquire and release run in the server — the very texts the server
 /// prepares — as a pgbench script. Each request is ONE statement: host lookup, check-in, (for
 /// acquire) the opt-out parameter, the policy, the change of holders and its events.
+///
+/// Each client prepares them once (`-D prepared=0` starts every client at 0) and EXECUTEs them
+/// with the values the server binds: the subject, and NULL for the lock id, the opt-out verdict
+/// and the test clock. Bound NULLs, not NULL literals in the text: a literal would let the
+/// planner fold what the server's plan has to keep.
 pub(crate) fn pgbench_script(statements: &LockStatements, hosts: usize) -> String {
     let subject = "('bench-' || lpad(:h::text, 6, '0') || '.example.com')";
     let lock_name = "('own-' || lpad(:h::text, 6, '0'))";
-    let bind = |sql: &str| {
-        sql.replace("$5", "NULL::timestamp")
-            .replace("$4", "NULL::boolean")
-            .replace("$3", lock_name)
-            .replace("$2", "NULL::integer")
-            .replace("$1", subject)
-    };
-    let acquire = bind(statements.host_request(
+    let acquire = statements.host_request(
         HostOperation::Acquire {
             opt_out_verdict: None,
         },
         HostLookup::Certname,
-    ));
-    let release = bind(statements.host_request(HostOperation::Release, HostLookup::Certname));
-    format!("\\set h random(1, {hosts})\n{acquire};\n{release};\n")
+    );
+    let release = statements.host_request(HostOperation::Release, HostLookup::Certname);
+    // The types the server binds (see `storage::locks::host_requests::run`).
+    let types = "(text, integer, text, boolean, timestamp)";
+    let arguments = format!("({subject}, NULL, {lock_name}, NULL, NULL)");
+    format!(
+        "\\set h random(1, {hosts})\n\\if :prepared = 0\nPREPARE host_acquire {types} AS {acquire};\n\
+         PREPARE host_release {types} AS {release};\n\\set prepared 1\n\\endif\n\
+         EXECUTE host_acquire{arguments};\nEXECUTE host_release{arguments};\n"
+    )
 }
 
 /// pgbench with the script of [`pgbench_script`], written once.
@@ -62,7 +68,9 @@ impl Pgbench {
         seconds: u64,
     ) -> Result<(f64, f64), Box<dyn std::error::Error>> {
         let mut child = Command::new("pgbench")
-            .args(["-n", "-M", "prepared", "-j", "2"])
+            .args(["-n", "-M", "simple", "-D", "prepared=0", "-j", "2"])
+            // The server's session settings (one of them decides how these are planned).
+            .env("PGOPTIONS", SESSION_OPTIONS)
             .args(["-c", &concurrency.to_string(), "-T", &seconds.to_string()])
             .arg("-f")
             .arg(&self.script)
