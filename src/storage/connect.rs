@@ -31,15 +31,14 @@ use tokio_postgres::{Config, NoTls};
 
 use super::conninfo::{split_keywords, split_url};
 
-/// Settings for every session of the service, sent in the startup packet (no extra round trip)
-/// after any `options` of the connection string. Each statement is prepared once per connection
-/// and has a fixed shape built for index lookups by key, so re-planning it on every execution
-/// only costs: PostgreSQL keeps custom plans for a statement whose generic plan it estimates
-/// dearer than a plan for the actual values (a NULL lock id or test clock folds away), and the
-/// host statements then spent more time in the planner than in running (0.37 ms of
-/// PostgreSQL's CPU per acquire+release cycle in the benchmark). `query_plans` checks the
-/// generic plans.
-pub const SESSION_OPTIONS: &str = "-c plan_cache_mode=force_generic_plan";
+/// Run on every new session of the service. Each statement is prepared once per connection and
+/// has a fixed shape built for index lookups by key, so re-planning it on every execution only
+/// costs: PostgreSQL keeps custom plans for a statement whose generic plan it estimates dearer
+/// than a plan for the actual values (a NULL lock id or test clock folds away), and the host
+/// statements then spent more time in the planner than in running. A `SET` after connecting
+/// rather than `options` in the startup packet, which connection poolers such as PgBouncer
+/// refuse. `query_plans` checks the generic plans.
+pub const SESSION_SETUP: &str = "SET plan_cache_mode = force_generic_plan";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {
@@ -105,11 +104,6 @@ impl ConnectOptions {
             };
         let mut driver = Config::from_str(&rest)
             .map_err(|e| format!("the database connection string is invalid: {e}"))?;
-        let options = match driver.get_options() {
-            Some(given) if !given.trim().is_empty() => format!("{given} {SESSION_OPTIONS}"),
-            _ => SESSION_OPTIONS.to_string(),
-        };
-        driver.options(&options);
         if driver.get_hosts().is_empty() {
             // libpq's compiled-in default: the local server's Unix socket.
             driver.host(default_socket_dir());
@@ -166,8 +160,18 @@ impl ConnectOptions {
         self.mode
     }
 
-    /// Opens one connection, with or without TLS as the mode says, falling back as libpq does.
+    /// Opens one connection, with or without TLS as the mode says, falling back as libpq does,
+    /// and sets the session up ([`SESSION_SETUP`]).
     pub async fn connect(&self) -> Result<AsyncPgConnection, String> {
+        use diesel_async::SimpleAsyncConnection;
+        let mut conn = self.open().await?;
+        conn.batch_execute(SESSION_SETUP)
+            .await
+            .map_err(|e| format!("the new database session could not be set up: {e}"))?;
+        Ok(conn)
+    }
+
+    async fn open(&self) -> Result<AsyncPgConnection, String> {
         let only_unix_sockets = self
             .driver
             .get_hosts()
@@ -330,7 +334,6 @@ mod tests {
         assert_eq!(options.ssl_mode(), SslMode::VerifyCa);
         assert_eq!(options.root, Some(RootCerts::File("/etc/ca.pem".into())));
         assert_eq!(options.driver.get_application_name(), Some("x"));
-        assert_eq!(options.driver.get_options(), Some(SESSION_OPTIONS));
     }
 
     #[test]

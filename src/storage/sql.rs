@@ -192,16 +192,17 @@ struct PlanLine {
 }
 
 /// The plan that a connection of the service runs for `statement` — the generic plan of the
-/// prepared statement (see `connect::SESSION_OPTIONS`) — with its bind values: for checking
+/// prepared statement (see `connect::SESSION_SETUP`) — with its bind values: for checking
 /// that the statements the code runs stay index-bound.
 pub async fn explain(
     conn: &mut super::Conn,
     statement: &Sql,
 ) -> Result<String, super::StorageError> {
+    use super::connect::SESSION_SETUP;
     use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
     const NAME: &str = "foreman_dlm_explained";
     conn.batch_execute(&format!(
-        "SET plan_cache_mode = force_generic_plan; PREPARE {NAME}{} AS {}",
+        "{SESSION_SETUP}; PREPARE {NAME}{} AS {}",
         statement.parameter_types(),
         statement.text
     ))

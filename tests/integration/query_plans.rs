@@ -51,6 +51,18 @@ async fn statements_never_scan_hosts_or_locks() {
         .await
         .expect("connection");
 
+    // The service's sessions plan each prepared statement once (`connect::SESSION_SETUP`).
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        plan_cache_mode: String,
+    }
+    let setting: Setting =
+        diesel_async::RunQueryDsl::get_result(sql("SHOW plan_cache_mode"), &mut conn)
+            .await
+            .expect("show");
+    assert_eq!(setting.plan_cache_mode, "force_generic_plan");
+
     // The host statements, as the lock manager builds them, for an existing lock by name and
     // by id, for a known and an unknown host.
     let statements = lock_statements(&[]);

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use foreman_dlm::storage::connect::SESSION_OPTIONS;
+use foreman_dlm::storage::connect::SESSION_SETUP;
 use foreman_dlm::storage::locks::statements::{HostLookup, HostOperation};
 use foreman_dlm::storage::locks::LockStatements;
 
@@ -15,7 +15,8 @@ use super::cpu::process_cpu_seconds;
 /// prepares — as a pgbench script. Each request is ONE statement: host lookup, check-in, (for
 /// acquire) the opt-out parameter, the policy, the change of holders and its events.
 ///
-/// Each client prepares them once (`-D prepared=0` starts every client at 0) and EXECUTEs them
+/// Each client sets its session up as the server does and prepares them, once (`-D prepared=0`
+/// starts every client at 0), and EXECUTEs them
 /// with the values the server binds: the subject, and NULL for the lock id, the opt-out verdict
 /// and the test clock. Bound NULLs, not NULL literals in the text: a literal would let the
 /// planner fold what the server's plan has to keep.
@@ -33,7 +34,7 @@ pub(crate) fn pgbench_script(statements: &LockStatements, hosts: usize) -> Strin
     let types = "(text, integer, text, boolean, timestamp)";
     let arguments = format!("({subject}, NULL, {lock_name}, NULL, NULL)");
     format!(
-        "\\set h random(1, {hosts})\n\\if :prepared = 0\nPREPARE host_acquire {types} AS {acquire};\n\
+        "\\set h random(1, {hosts})\n\\if :prepared = 0\n{SESSION_SETUP};\nPREPARE host_acquire {types} AS {acquire};\n\
          PREPARE host_release {types} AS {release};\n\\set prepared 1\n\\endif\n\
          EXECUTE host_acquire{arguments};\nEXECUTE host_release{arguments};\n"
     )
@@ -69,8 +70,6 @@ impl Pgbench {
     ) -> Result<(f64, f64), Box<dyn std::error::Error>> {
         let mut child = Command::new("pgbench")
             .args(["-n", "-M", "simple", "-D", "prepared=0", "-j", "2"])
-            // The server's session settings (one of them decides how these are planned).
-            .env("PGOPTIONS", SESSION_OPTIONS)
             .args(["-c", &concurrency.to_string(), "-T", &seconds.to_string()])
             .arg("-f")
             .arg(&self.script)
