@@ -54,29 +54,26 @@ fn signed_out() -> PageError {
     })
 }
 
-/// Refuses a form from a browser without a session cookie before its body is read.
-fn require_cookie(req: &HttpRequest) -> Result<(), PageError> {
-    match req.cookie(COOKIE) {
-        Some(_) => Ok(()),
-        None => Err(signed_out()),
-    }
-}
-
-/// The session of a form's sender, if the form carries that session's CSRF token.
-async fn form_session(
+/// A signed-in user's form: refused before its body is read when the browser sends no session
+/// cookie, then read, and accepted only with that session's CSRF token.
+async fn signed_form(
     req: &HttpRequest,
+    payload: web::Payload,
     state: &AppState,
-    csrf: &str,
-) -> Result<Session, PageError> {
+) -> Result<(TokenForm, Session), PageError> {
+    if req.cookie(COOKIE).is_none() {
+        return Err(signed_out());
+    }
+    let form: TokenForm = read_form(req, payload, state).await?;
     let session = session(req, state, true).await?.ok_or_else(signed_out)?;
-    if !session.csrf_matches(csrf) {
+    if !session.csrf_matches(&form.csrf) {
         log::warn!(
             "status page form from user {:?} without its CSRF token",
             session.user.login
         );
         return Err(csrf_refused().into());
     }
-    Ok(session)
+    Ok((form, session))
 }
 
 /// Where a form came from: the list or a lock's page; nothing else (no open redirect).
@@ -155,9 +152,7 @@ pub async fn logout(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    require_cookie(&req)?;
-    let form: TokenForm = read_form(&req, payload, &state).await?;
-    form_session(&req, &state, &form.csrf).await?;
+    signed_form(&req, payload, &state).await?;
     if let Some(cookie) = req.cookie(COOKIE) {
         state.services.users.end_session(cookie.value()).await?;
     }
@@ -177,9 +172,7 @@ pub async fn release_holder(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    require_cookie(&req)?;
-    let form: TokenForm = read_form(&req, payload, &state).await?;
-    let session = form_session(&req, &state, &form.csrf).await?;
+    let (form, session) = signed_form(&req, payload, &state).await?;
     state.require(&session.user, Permission::EditLocks).await?;
     let (id, host_id) = path.into_inner();
     let lock = LockRef::parse(&id)?;
@@ -212,9 +205,7 @@ pub async fn switch(
         "disable" => false,
         _ => return Err(ApiError::RouteNotFound.into()),
     };
-    require_cookie(&req)?;
-    let form: TokenForm = read_form(&req, payload, &state).await?;
-    let session = form_session(&req, &state, &form.csrf).await?;
+    let (form, session) = signed_form(&req, payload, &state).await?;
     state.require(&session.user, Permission::EditLocks).await?;
     let lock = LockRef::parse(&id)?;
     let changes = LockChanges {
