@@ -7,7 +7,11 @@
 //! once per connection. Dynamic statements (the admin search) use it too; each distinct text is
 //! one cache entry.
 
+mod explain;
+
 use std::borrow::Cow;
+
+pub use explain::explain;
 
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -23,42 +27,6 @@ pub enum BindValue {
     Bool(Option<bool>),
     TextArray(Vec<String>),
     Timestamp(Option<chrono::NaiveDateTime>),
-}
-
-impl BindValue {
-    /// The type diesel binds it as, in SQL.
-    fn sql_type(&self) -> &'static str {
-        match self {
-            BindValue::Int(_) => "integer",
-            BindValue::BigInt(_) => "bigint",
-            BindValue::Text(_) => "text",
-            BindValue::Bool(_) => "boolean",
-            BindValue::TextArray(_) => "text[]",
-            BindValue::Timestamp(_) => "timestamp",
-        }
-    }
-
-    /// As an SQL literal, for `EXPLAIN EXECUTE`, which takes no bind parameters.
-    fn literal(&self) -> String {
-        fn quoted(text: &str) -> String {
-            format!("'{}'", text.replace('\'', "''"))
-        }
-        fn or_null<T>(value: &Option<T>, show: impl Fn(&T) -> String) -> String {
-            value.as_ref().map_or_else(|| "NULL".to_string(), show)
-        }
-        let literal = match self {
-            BindValue::Int(v) => or_null(v, i32::to_string),
-            BindValue::BigInt(v) => or_null(v, i64::to_string),
-            BindValue::Text(v) => or_null(v, |t| quoted(t)),
-            BindValue::Bool(v) => or_null(v, bool::to_string),
-            BindValue::TextArray(v) => {
-                let items: Vec<String> = v.iter().map(|t| quoted(t)).collect();
-                format!("ARRAY[{}]", items.join(", "))
-            }
-            BindValue::Timestamp(v) => or_null(v, |t| quoted(&t.to_string())),
-        };
-        format!("{literal}::{}", self.sql_type())
-    }
 }
 
 /// A statement and its bind values; `$1` is the first value given to [`Sql::bind`]. A
@@ -90,26 +58,6 @@ impl Sql {
 
     pub fn push_text(&mut self, text: &str) {
         self.text.to_mut().push_str(text);
-    }
-
-    /// `(type, …)` of the bind values as diesel sends them, for `PREPARE`.
-    fn parameter_types(&self) -> String {
-        if self.binds.is_empty() {
-            return String::new();
-        }
-        let types: Vec<&str> = self.binds.iter().map(BindValue::sql_type).collect();
-        format!(" ({})", types.join(", "))
-    }
-
-    /// `EXPLAIN EXECUTE` of the statement prepared as `name`, with the bind values as literals.
-    fn explained_as(&self, name: &str) -> Sql {
-        let values: Vec<String> = self.binds.iter().map(BindValue::literal).collect();
-        let arguments = if values.is_empty() {
-            String::new()
-        } else {
-            format!("({})", values.join(", "))
-        };
-        sql(format!("EXPLAIN EXECUTE {name}{arguments}"))
     }
 }
 
@@ -183,37 +131,6 @@ pub fn compact(text: &str) -> String {
         }
     }
     out.trim_end().to_string()
-}
-
-#[derive(diesel::QueryableByName)]
-struct PlanLine {
-    #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
-    line: String,
-}
-
-/// The plan that a connection of the service runs for `statement` — the generic plan of the
-/// prepared statement (see `connect::SESSION_SETUP`) — with its bind values: for checking
-/// that the statements the code runs stay index-bound.
-pub async fn explain(
-    conn: &mut super::Conn,
-    statement: &Sql,
-) -> Result<String, super::StorageError> {
-    use super::connect::SESSION_SETUP;
-    use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
-    const NAME: &str = "foreman_dlm_explained";
-    conn.batch_execute(&format!(
-        "{SESSION_SETUP}; PREPARE {NAME}{} AS {}",
-        statement.parameter_types(),
-        statement.text
-    ))
-    .await?;
-    let lines: Result<Vec<PlanLine>, _> = statement.explained_as(NAME).load(conn).await;
-    conn.batch_execute(&format!("DEALLOCATE {NAME}")).await?;
-    Ok(lines?
-        .into_iter()
-        .map(|l| l.line)
-        .collect::<Vec<_>>()
-        .join("\n"))
 }
 
 impl QueryFragment<Pg> for Sql {
