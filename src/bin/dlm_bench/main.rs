@@ -25,6 +25,7 @@ use foreman_dlm::locks::history::{replay, HolderChange};
 use foreman_dlm::locks::policy::PolicyPattern;
 use foreman_dlm::settings::Secret;
 use foreman_dlm::storage::blocking::BlockingConnection;
+use foreman_dlm::storage::locks::LockStatements;
 
 use client::HostRequests;
 use cpu::{compare, Comparison};
@@ -91,20 +92,14 @@ fn main() {
         args.rounds = 1;
         args.sweep.clear();
     }
-    if args.print_pgbench_script {
-        match bench_policies() {
-            Ok(policies) => {
-                let statements = foreman_dlm::locks::lock_statements(&policies);
-                print!("{}", pgbench::pgbench_script(&statements, args.hosts));
-                return;
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                std::process::exit(1);
-            }
-        }
-    }
-    if let Err(e) = run(&args) {
+    let result = if args.print_pgbench_script {
+        bench_statements().map(|statements| {
+            print!("{}", pgbench::pgbench_script(&statements, args.hosts));
+        })
+    } else {
+        run(&args)
+    };
+    if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
@@ -127,6 +122,11 @@ fn bench_policies() -> Result<Vec<PolicyPattern>, Box<dyn std::error::Error>> {
         locks: Locks,
     }
     Ok(toml::from_str::<File>(BENCH_POLICIES)?.locks.policies)
+}
+
+/// The server's lock statements under the benchmark's policies, as the server builds them.
+fn bench_statements() -> Result<LockStatements, Box<dyn std::error::Error>> {
+    Ok(foreman_dlm::locks::lock_statements(&bench_policies()?))
 }
 
 /// What the measuring part of a run produced.
@@ -190,7 +190,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         )?),
         None => None,
     };
-    let statements = foreman_dlm::locks::lock_statements(&bench_policies()?);
+    let statements = bench_statements()?;
     let pgbench = pgbench::Pgbench::new(&database.url, &statements, used_hosts, &dir)?;
 
     let measured = actix_web::rt::System::new().block_on(async {

@@ -33,11 +33,18 @@ pub(crate) fn pgbench_script(statements: &LockStatements, hosts: usize) -> Strin
     // The types the server binds (see `storage::locks::host_requests::run`).
     let types = "(text, integer, text, boolean, timestamp)";
     let arguments = format!("({subject}, NULL, {lock_name}, NULL, NULL)");
-    format!(
-        "\\set h random(1, {hosts})\n\\if :prepared = 0\n{SESSION_SETUP};\nPREPARE host_acquire {types} AS {acquire};\n\
-         PREPARE host_release {types} AS {release};\n\\set prepared 1\n\\endif\n\
-         EXECUTE host_acquire{arguments};\nEXECUTE host_release{arguments};\n"
-    )
+    [
+        format!("\\set h random(1, {hosts})"),
+        "\\if :prepared = 0".to_string(),
+        format!("{SESSION_SETUP};"),
+        format!("PREPARE host_acquire {types} AS {acquire};"),
+        format!("PREPARE host_release {types} AS {release};"),
+        "\\set prepared 1".to_string(),
+        "\\endif".to_string(),
+        format!("EXECUTE host_acquire{arguments};"),
+        format!("EXECUTE host_release{arguments};\n"),
+    ]
+    .join("\n")
 }
 
 /// pgbench with the script of [`pgbench_script`], written once.
