@@ -64,6 +64,14 @@ impl Services {
 }
 
 impl Services {
+    /// Called on each HTTP worker thread as it starts: its requests borrow connections opened on
+    /// that thread (see `storage::pool`).
+    pub fn serve_database_from_this_thread(&self, workers: usize) {
+        if let Err(e) = self.db.serve_from_this_thread(workers) {
+            log::warn!("HTTP worker keeps the shared database pool: {e}");
+        }
+    }
+
     /// Ready when the database answers and its migrations are current.
     pub async fn readiness(&self) -> Readiness {
         let mut conn = match self.db.conn().await {

@@ -78,6 +78,7 @@ pub fn start(settings: &Settings, services: Services) -> Result<(Server, Listeni
     };
     let log_requests = log::log_enabled!(log::Level::Info);
     let mut server = HttpServer::new(move || {
+        state.services.serve_database_from_this_thread(workers);
         App::new()
             .app_data(state.clone())
             .app_data(query_config())

@@ -19,12 +19,11 @@ use std::sync::OnceLock;
 
 use crate::clock;
 use crate::identity::{CertificateKind, HostCertificate};
-use crate::storage::locks::admin as admin_store;
 use crate::storage::locks::host_requests::{self, HostRequest, HostRequestRow};
 use crate::storage::locks::statements::{HostLookup, HostOperation, OptOutRule};
 use crate::storage::locks::{self as lock_store, LockStatements};
 use crate::storage::{catalog, Conn, Database, StorageError};
-use model::{Lock, Refusal, UPDATE_LOCK_TYPE};
+use model::{Lock, Refusal};
 pub use name::{InvalidLockName, LockName, LockRef};
 use policy::PolicyPattern;
 
@@ -153,12 +152,12 @@ impl LockManager {
         lock: &LockRef,
     ) -> Result<HostAnswer, LockError> {
         let mut conn = self.conn().await?;
-        let row = self
+        let (caller, row) = self
             .host_request(&mut conn, certificate, lock, HostOperation::Show)
             .await?;
         match row.lock()? {
             Some(found) => Ok(HostAnswer {
-                caller: caller_of(&row),
+                caller,
                 outcome: HostOutcome::Shown,
                 lock: found,
             }),
@@ -166,7 +165,8 @@ impl LockManager {
         }
     }
 
-    /// PUT by a host: take a slot (or refresh the one it has), creating the lock on first use.
+    /// PUT by a host: take a slot (or refresh the one it has); the statement creates a missing
+    /// lock, as the plugin does.
     pub async fn acquire(
         &self,
         certificate: &HostCertificate,
@@ -174,14 +174,12 @@ impl LockManager {
     ) -> Result<HostAnswer, LockError> {
         let mut conn = self.conn().await?;
         let mut verdict = None;
-        // At most four passes: the first may leave an unusual opt-out value to us, a missing lock
-        // is created and asked for again, and a lock created by someone else between our look and
-        // our create is simply there on the next pass.
-        for _ in 0..4 {
+        // At most two passes: the first may leave an unusual opt-out value to us.
+        for _ in 0..2 {
             let operation = HostOperation::Acquire {
                 opt_out_verdict: verdict,
             };
-            let row = self
+            let (caller, row) = self
                 .host_request(&mut conn, certificate, lock, operation)
                 .await?;
             let Some(allowed) = row.allowed else {
@@ -191,26 +189,10 @@ impl LockManager {
             if !allowed {
                 log::info!(
                     "host {} may not acquire update locks ({OPT_OUT_PARAMETER})",
-                    row.caller_name
+                    caller.name
                 );
-                // As the plugin: the lock is still auto-created, and no event is recorded.
-                let lock_id = match row.lock_id {
-                    Some(id) => id,
-                    None => {
-                        self.create_for_host(&mut conn, lock).await?;
-                        self.find_existing(&mut conn, lock).await?.id
-                    }
-                };
-                return Err(LockError::PreconditionFailed {
-                    lock_id,
-                    refusal: Refusal::OptedOut,
-                });
             }
-            let Some(lock_id) = row.lock_id else {
-                self.create_for_host(&mut conn, lock).await?;
-                continue;
-            };
-            return answer(&row, lock_id);
+            return answer(caller, &row);
         }
         Err(LockError::Internal(format!(
             "acquiring {:?} did not settle",
@@ -226,19 +208,10 @@ impl LockManager {
         lock: &LockRef,
     ) -> Result<HostAnswer, LockError> {
         let mut conn = self.conn().await?;
-        for _ in 0..2 {
-            let row = self
-                .host_request(&mut conn, certificate, lock, HostOperation::Release)
-                .await?;
-            match row.lock_id {
-                Some(lock_id) => return answer(&row, lock_id),
-                None => self.create_for_host(&mut conn, lock).await?,
-            }
-        }
-        Err(LockError::Internal(format!(
-            "releasing {:?} did not settle",
-            lock.as_str()
-        )))
+        let (caller, row) = self
+            .host_request(&mut conn, certificate, lock, HostOperation::Release)
+            .await?;
+        answer(caller, &row)
     }
 
     /// GET by a Foreman user.
@@ -247,13 +220,14 @@ impl LockManager {
         self.find_existing(&mut conn, lock).await
     }
 
+    /// The host the certificate names, and what its request saw and did.
     async fn host_request(
         &self,
         conn: &mut Conn,
         certificate: &HostCertificate,
         lock: &LockRef,
         operation: HostOperation,
-    ) -> Result<HostRequestRow, LockError> {
+    ) -> Result<(Caller, HostRequestRow), LockError> {
         let unknown = || LockError::UnknownHost {
             subject: certificate.subject.clone(),
         };
@@ -272,16 +246,14 @@ impl LockManager {
             operation,
             clock: clock::test_now(),
         };
-        host_requests::run(conn, &self.statements, &request)
+        let row = host_requests::run(conn, &self.statements, &request)
             .await?
-            .ok_or_else(unknown)
-    }
-
-    /// A host's first use of a name: the lock is created free (someone else may have just
-    /// created it; then it is simply there).
-    async fn create_for_host(&self, conn: &mut Conn, lock: &LockRef) -> Result<(), LockError> {
-        admin_store::create(conn, lock.as_str(), Some(UPDATE_LOCK_TYPE), true).await?;
-        Ok(())
+            .ok_or_else(unknown)?;
+        let caller = Caller {
+            id: row.caller_id.ok_or_else(unknown)?,
+            name: row.caller_name.clone().unwrap_or_default(),
+        };
+        Ok((caller, row))
     }
 
     async fn find_existing(&self, conn: &mut Conn, lock: &LockRef) -> Result<Lock, LockError> {
@@ -325,15 +297,11 @@ pub fn lock_statements(patterns: &[PolicyPattern]) -> LockStatements {
     )
 }
 
-fn caller_of(row: &HostRequestRow) -> Caller {
-    Caller {
-        id: row.caller_id,
-        name: row.caller_name.clone(),
-    }
-}
-
 /// A decided acquire or release, as the domain answers it.
-fn answer(row: &HostRequestRow, lock_id: i32) -> Result<HostAnswer, LockError> {
+fn answer(caller: Caller, row: &HostRequestRow) -> Result<HostAnswer, LockError> {
+    let lock_id = row
+        .lock_id
+        .ok_or_else(|| LockError::Internal("a host request found no lock".into()))?;
     let outcome = match row.outcome.as_deref() {
         Some("granted") => HostOutcome::Granted,
         Some("refreshed") => HostOutcome::Refreshed,
@@ -350,7 +318,7 @@ fn answer(row: &HostRequestRow, lock_id: i32) -> Result<HostAnswer, LockError> {
         .lock()?
         .ok_or_else(|| LockError::Internal(format!("lock {lock_id} missing after a change")))?;
     Ok(HostAnswer {
-        caller: caller_of(row),
+        caller,
         outcome,
         lock,
     })

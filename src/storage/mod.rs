@@ -12,26 +12,19 @@ pub mod foreman_settings;
 pub mod locks;
 pub mod migrations;
 pub mod notifications;
+mod pool;
 pub mod schema;
 pub mod sessions;
 pub mod sql;
 pub mod users;
 
 use std::fmt;
-use std::time::Duration;
 
-use deadpool::managed::{PoolError, Timeouts};
-use deadpool::Runtime;
+use deadpool::managed::PoolError;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{
-    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
-};
 use diesel_async::AsyncPgConnection;
-use futures_util::FutureExt;
 
-use crate::settings::Secret;
-use connect::ConnectOptions;
+pub use pool::{Database, PoolStatus, PooledConn};
 
 /// The connection every storage function takes.
 pub type Conn = AsyncPgConnection;
@@ -98,80 +91,6 @@ impl From<PoolError<diesel_async::pooled_connection::PoolError>> for StorageErro
             }
             other => StorageError::Unavailable(other.to_string()),
         }
-    }
-}
-
-/// A connection borrowed from the pool; it goes back when dropped, unless it was lost.
-pub type PooledConn = Object<AsyncPgConnection>;
-
-/// The pool. Cloning shares it.
-#[derive(Clone)]
-pub struct Database {
-    pool: Pool<AsyncPgConnection>,
-}
-
-/// How many connections are open and how many are lent out, for metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PoolStatus {
-    pub open: usize,
-    pub idle: usize,
-}
-
-impl Database {
-    /// Builds the pool without connecting: the service starts (and answers 503) while the
-    /// database is still coming up, and recovers by itself when it is back. Only a connection
-    /// string that cannot be parsed is an error here.
-    pub fn new(
-        url: &Secret,
-        pool_size: u32,
-        checkout_timeout: Duration,
-    ) -> Result<Database, String> {
-        let options = ConnectOptions::parse(url.expose())?;
-        let mut config = ManagerConfig::default();
-        // A lost socket is noticed without a query (`is_closed` at recycle); a `SELECT 1` on every
-        // checkout would cost a round trip per request.
-        config.recycling_method = RecyclingMethod::Fast;
-        config.custom_setup = Box::new(move |_| {
-            let options = options.clone();
-            async move {
-                options.connect().await.map_err(|e| {
-                    log::warn!("cannot connect to the database: {e}");
-                    diesel::ConnectionError::BadConnection(e)
-                })
-            }
-            .boxed()
-        });
-        // The URL itself is never used: `custom_setup` connects with the parsed options.
-        let manager = AsyncDieselConnectionManager::new_with_config("", config);
-        let pool = Pool::builder(manager)
-            .max_size(pool_size as usize)
-            .timeouts(Timeouts {
-                wait: Some(checkout_timeout),
-                create: Some(checkout_timeout),
-                recycle: Some(checkout_timeout),
-            })
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| format!("cannot build the database pool: {e}"))?;
-        Ok(Database { pool })
-    }
-
-    /// Borrows a connection, waiting at most the checkout timeout.
-    pub async fn conn(&self) -> Result<PooledConn, StorageError> {
-        self.pool.get().await.map_err(StorageError::from)
-    }
-
-    pub fn status(&self) -> PoolStatus {
-        let status = self.pool.status();
-        PoolStatus {
-            open: status.size,
-            idle: status.available,
-        }
-    }
-
-    /// One connection outside the pool, for commands (check-config, status).
-    pub async fn connect_once(url: &Secret) -> Result<AsyncPgConnection, String> {
-        ConnectOptions::parse(url.expose())?.connect().await
     }
 }
 

@@ -310,9 +310,9 @@ async fn settings_patterns_give_auto_created_locks_their_policy_and_the_api_wins
     );
 }
 
-/// The common requests take a shorter path in the database (the migration
-/// `host_requests_fast_path`): an acquire of a free lock and a release by the plugin's holder
-/// without a lease. It must leave the same rows as the full one, also where another writer (the
+/// The common requests take a shorter path in the database (in `foreman_dlm_host_request`, the
+/// migration `host_request_function`): an acquire of a free lock and a release by the plugin's
+/// holder without a lease. It must leave the same rows as the full one, also where another writer (the
 /// plugin's UI) freed the lock and left holder rows behind, and where other holders remain.
 #[actix_web::test]
 async fn the_short_path_leaves_the_rows_the_full_one_would() {

@@ -1,7 +1,8 @@
-//! The statements the code runs — the host statements, every admin search, the event log and
-//! its expiry — use an index or a scan bounded by the locks table, on a site with 100,000 hosts
-//! and 10,000 locks: none may scan Foreman's `hosts` table. Each plan here is of the statement
-//! constant or builder the service itself uses, with bind values, never a copy.
+//! The statements the code runs — the host statements with every query of the host request
+//! function, every admin search, the event log and its expiry — use an index or a scan bounded
+//! by the locks table, on a site with 100,000 hosts and 10,000 locks: none may scan Foreman's
+//! `hosts` table. Each plan here is of the statement constant or builder the service itself
+//! uses, with bind values, never a copy.
 
 use chrono::NaiveDateTime;
 use foreman_dlm::locks::lock_statements;
@@ -10,7 +11,7 @@ use foreman_dlm::settings::Secret;
 use foreman_dlm::storage::locks::events::{EXPIRE_SQL, PAGE_OLDEST_FIRST_SQL};
 use foreman_dlm::storage::locks::search::explain_list;
 use foreman_dlm::storage::locks::statements::{HostLookup, HostOperation};
-use foreman_dlm::storage::sql::{explain, sql};
+use foreman_dlm::storage::sql::{explain, explain_nested, sql};
 use foreman_dlm::storage::Database;
 
 use crate::common::TestDb;
@@ -30,6 +31,14 @@ fn big_site() -> TestDb {
            FROM generate_series(1, 50000) i;
          INSERT INTO dlm_facets (host_id, last_checkin_at, created_at, updated_at)
          SELECT id, now(), now(), now() FROM hosts WHERE id % 2 = 0;
+         INSERT INTO nics (host_id, type, name, \"primary\", created_at, updated_at)
+         SELECT id, 'Nic::Managed', name, true, now(), now() FROM hosts WHERE id % 10 <> 0;
+         INSERT INTO parameters (name, value, reference_id, type, created_at, updated_at)
+         SELECT CASE WHEN i % 3 = 0 THEN 'can_acquire_update_locks' ELSE 'param' || i % 7 END,
+                '--- true', i, 'HostParameter', now(), now()
+           FROM generate_series(1, 20000) i;
+         INSERT INTO parameters (name, value, type, created_at, updated_at)
+         SELECT 'global' || i, 'x', 'CommonParameter', now(), now() FROM generate_series(1, 50) i;
          ANALYZE;",
     );
     db
@@ -41,6 +50,21 @@ fn assert_no_scan_of(plan: &str, tables: &[&str], what: &str) {
             !plan.contains(&format!("Seq Scan on {table}")),
             "{what} scans {table}:\n{plan}"
         );
+    }
+}
+
+/// Every index scan of `table` in `plan` looks its rows up by `column`, instead of walking a
+/// whole index (which a generic plan made on a small table may do).
+fn assert_keyed(plan: &str, table: &str, column: &str, what: &str) {
+    let lines: Vec<&str> = plan.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if line.contains("Index") && line.contains(&format!(" on {table} ")) {
+            let condition = lines.get(i + 1).copied().unwrap_or_default();
+            assert!(
+                condition.contains("Index Cond") && condition.contains(column),
+                "{what} walks an index of {table} instead of looking {column} up:\n{plan}"
+            );
+        }
     }
 }
 
@@ -64,8 +88,20 @@ async fn statements_never_scan_hosts_or_locks() {
     assert_eq!(setting.plan_cache_mode, "force_generic_plan");
 
     // The host statements, as the lock manager builds them, for an existing lock by name and
-    // by id, for a known and an unknown host.
+    // by id, a new lock, and an unknown host: every query they run, inside the host request
+    // function too, as auto_explain reports them.
     let statements = lock_statements(&[]);
+    let indexed = [
+        "hosts",
+        "dlmlocks",
+        "dlm_facets",
+        "foreman_dlm_lock_holders",
+        "foreman_dlm_waiting",
+        "foreman_dlm_lock_policies",
+        "parameters",
+        "nics",
+        "dlmlock_events",
+    ];
     for operation in [
         HostOperation::Show,
         HostOperation::Acquire {
@@ -75,6 +111,8 @@ async fn statements_never_scan_hosts_or_locks() {
     ] {
         for (subject, id, name) in [
             ("host4242.example.com", None, "lock-42"),
+            ("host4243.example.com", Some(43), "43"),
+            ("host4244.example.com", None, "a-new-lock"),
             ("nobody.example.com", Some(42), "42"),
         ] {
             let statement = sql(statements.host_request(operation, HostLookup::Certname))
@@ -83,12 +121,26 @@ async fn statements_never_scan_hosts_or_locks() {
                 .bind(name)
                 .bind(None::<bool>)
                 .bind(None::<NaiveDateTime>);
-            let plan = explain(&mut conn, &statement).await.expect("explain");
-            assert_no_scan_of(
-                &plan,
-                &["hosts", "dlmlocks", "dlm_facets"],
-                &format!("{operation:?}"),
+            let plans = explain_nested(&db.url, &statement).await.expect("explain");
+            let what = format!("{operation:?} by {subject} of {name}");
+            // The statement itself, the host lookup, and (for a known host) the rest.
+            assert!(plans.len() >= 2, "{what}: {plans:?}");
+            assert!(
+                plans.iter().any(|p| p.contains("index_hosts_on_certname")),
+                "{what} finds the host by its certname index:\n{plans:#?}"
             );
+            for plan in &plans {
+                assert_no_scan_of(plan, &indexed, &what);
+                assert_keyed(plan, "parameters", "type", &what);
+                assert_keyed(plan, "nics", "host_id", &what);
+            }
+            if subject == "host4242.example.com" {
+                assert!(
+                    plans.len() >= 5 && plans.iter().any(|p| p.contains("dlmlocks_pkey")),
+                    "{what} runs the check-in and finds the lock by its key:\n{plans:#?}"
+                );
+                eprintln!("{what}:\n{}\n", plans.join("\n"));
+            }
         }
     }
 

@@ -8,6 +8,7 @@ use super::client::HostRequests;
 use super::pgbench::Pgbench;
 use super::report::Figures;
 use super::scenarios::uncontended;
+use super::seed::BenchDatabase;
 use super::server::Server;
 use super::Args;
 
@@ -80,8 +81,9 @@ impl Comparison {
 }
 
 /// Uncontended acquire+release over HTTP, then the same SQL under pgbench, with `concurrency`
-/// clients each, and what each cost in CPU per cycle.
+/// clients each, and what each cost in CPU per cycle. Each side starts on vacuumed tables.
 pub(crate) async fn compare(
+    database: &BenchDatabase,
     server: &Server,
     hosts: Rc<[HostRequests]>,
     concurrency: usize,
@@ -89,6 +91,7 @@ pub(crate) async fn compare(
     args: &Args,
 ) -> Result<(Figures, Comparison), Box<dyn std::error::Error>> {
     let (addr, server_pid) = (server.addr, server.pid());
+    database.vacuum_lock_tables().await?;
     let own_pid = std::process::id();
     let before = (
         machine_busy_seconds(),
@@ -110,6 +113,7 @@ pub(crate) async fn compare(
         rest: (after.0 - before.0 - server - client).max(0.0) * 1000.0 / http_cycles,
     };
 
+    database.vacuum_lock_tables().await?;
     let busy_before = machine_busy_seconds();
     let started = Instant::now();
     let (tps, pgbench_cpu) = pgbench.run(concurrency, args.seconds)?;

@@ -199,14 +199,28 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         let mut comparisons = Vec::new();
         let mut baseline_cycles = Vec::new();
         for _ in 0..rounds {
-            let (round, comparison) =
-                compare(&server, hosts.clone(), args.concurrency, &pgbench, args).await?;
+            let (round, comparison) = compare(
+                &database,
+                &server,
+                hosts.clone(),
+                args.concurrency,
+                &pgbench,
+                args,
+            )
+            .await?;
             comparisons.push(comparison);
             uncontended.elapsed += round.elapsed;
             uncontended.merge(round);
             if let Some(baseline) = &baseline {
-                let (round, _) =
-                    compare(baseline, hosts.clone(), args.concurrency, &pgbench, args).await?;
+                let (round, _) = compare(
+                    &database,
+                    baseline,
+                    hosts.clone(),
+                    args.concurrency,
+                    &pgbench,
+                    args,
+                )
+                .await?;
                 baseline_cycles.push(round.cycles as f64 / round.elapsed.max(1e-9));
             }
         }
@@ -214,8 +228,15 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         for &concurrency in &args.sweep {
             let mut ratios = Vec::new();
             for _ in 0..rounds {
-                let (_, comparison) =
-                    compare(&server, hosts.clone(), concurrency, &pgbench, args).await?;
+                let (_, comparison) = compare(
+                    &database,
+                    &server,
+                    hosts.clone(),
+                    concurrency,
+                    &pgbench,
+                    args,
+                )
+                .await?;
                 ratios.push(comparison.ratio());
             }
             eprintln!("sweep: {concurrency} clients, ratio {:.2}", median(&ratios));

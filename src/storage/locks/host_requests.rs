@@ -1,12 +1,12 @@
 //! A host's show, acquire and release: ONE statement each, one round trip.
 //!
-//! Each statement finds the host by its certificate's subject, records its check-in, finds the
-//! lock (by id, else name), and — for acquire — resolves the `can_acquire_update_locks` parameter
-//! through Foreman's whole inheritance chain; then it applies the lock's policy (holders, lease,
-//! windows), changes the holders and writes the events. Nothing can interleave between deciding
-//! and changing: the lock row is locked `FOR UPDATE` inside the statement. A lock's very first use
-//! needs more round trips (`admin::create`, then the request again), as does an opt-out value the
-//! statement cannot classify.
+//! Each statement is one call of `foreman_dlm_host_request` (migration `host_request_function`),
+//! which finds the host by its certificate's subject, records its check-in, finds the lock (by
+//! id, else name) and creates it on first use, and — for acquire — resolves the
+//! `can_acquire_update_locks` parameter through Foreman's whole inheritance chain; then it applies
+//! the lock's policy (holders, lease, windows), changes the holders and writes the events. Nothing
+//! can interleave between deciding and changing: the lock row is locked `FOR UPDATE` first. Only an
+//! opt-out value the statement cannot classify takes a second round trip.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -19,20 +19,20 @@ use crate::locks::model::Lock;
 use crate::storage::sql::sql;
 use crate::storage::{Conn, StorageError};
 
-/// What one host statement saw and did. No row at all: no host has that subject.
+/// What one host statement saw and did. No caller: no host has that subject.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct HostRequestRow {
-    #[diesel(sql_type = Integer)]
-    pub caller_id: i32,
-    #[diesel(sql_type = Varchar)]
-    pub caller_name: String,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub caller_id: Option<i32>,
+    #[diesel(sql_type = Nullable<Varchar>)]
+    pub caller_name: Option<String>,
     /// Acquire: whether the opt-out parameter allows it; NULL = a value left to the application.
     #[diesel(sql_type = Nullable<Bool>)]
     pub allowed: Option<bool>,
     /// The opt-out parameter's stored value, for the application to classify.
     #[diesel(sql_type = Nullable<Text>)]
     pub opt_out_value: Option<String>,
-    /// The lock the request is about; NULL when no lock has that id or name.
+    /// The lock the request is about; NULL only for a show of a lock that does not exist.
     #[diesel(sql_type = Nullable<Integer>)]
     pub lock_id: Option<i32>,
     /// Show: the lock exists. Acquire/release: the change was made (or was a no-op success).
@@ -67,6 +67,7 @@ pub struct HostRequest<'a> {
     pub clock: Option<NaiveDateTime>,
 }
 
+/// `None`: no host has the subject.
 pub async fn run(
     conn: &mut Conn,
     statements: &LockStatements,
@@ -82,8 +83,9 @@ pub async fn run(
         .bind(request.lock_name)
         .bind(verdict)
         .bind(request.clock)
-        .get_result(conn)
+        .get_result::<HostRequestRow>(conn)
         .await
         .optional()
+        .map(|row| row.filter(|r| r.caller_id.is_some()))
         .map_err(StorageError::from)
 }

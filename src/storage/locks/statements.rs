@@ -2,16 +2,11 @@
 //!
 //! They depend on the settings twice: the `[[locks.policies]]` patterns become `CASE` expressions
 //! on the lock name (so the database resolves a lock's policy where it decides), and the opt-out
-//! parameter's known values become arrays. Each statement is built once and prepared once per
+//! parameter's known values become JSON arrays. Each statement is built once and prepared once per
 //! connection; the statement cache keys prepared statements by this text.
 
 use crate::locks::policy::PolicyPattern;
 use crate::storage::sql::{compact, fill};
-
-/// The hidden user Foreman runs certificate-authenticated API requests as; the plugin records its
-/// id in `dlmlock_events.user_id` for host requests. A unique-index lookup inside each statement.
-pub(super) const API_ADMIN_ID: &str =
-    "(SELECT id FROM users WHERE lower_login = 'foreman_api_admin')";
 
 /// Transaction-scoped advisory lock key for the lease sweep ("fmdlswp" in ASCII).
 const SWEEP_KEY: i64 = 0x0066_6d64_6c73_7770;
@@ -47,9 +42,8 @@ pub struct OptOutRule<'a> {
 
 /// Every statement whose text depends on the settings.
 pub struct LockStatements {
-    show: [&'static str; 2],
-    acquire: [&'static str; 2],
-    release: [&'static str; 2],
+    /// By operation (show, acquire, release), then lookup (certname, consumer uuid).
+    host: [[&'static str; 2]; 3],
     /// A lock by id ($2) or name ($3) at clock $1.
     pub(super) find: &'static str,
     /// [`LOCK_COLUMNS`] with the policy filled in and `{now}` left to fill.
@@ -82,30 +76,21 @@ const LOCK_COLUMNS: &str = "l.id, l.name, l.type AS lock_type, l.enabled, l.crea
 pub(super) const LOCKS_WITH_POLICIES: &str =
     "dlmlocks l LEFT JOIN foreman_dlm_lock_policies p ON p.dlmlock_id = l.id";
 
+/// The name a host request's lock has (or gets, when the request creates it): the lock with id
+/// $2 if there is one, else $3; the function below finds the lock the same way.
+const HOST_REQUEST_LOCK_NAME: &str =
+    "COALESCE((SELECT x.name FROM dlmlocks x WHERE x.id = $2), $3)";
+
 impl LockStatements {
     pub fn new(opt_out: &OptOutRule<'_>, patterns: &[PolicyPattern]) -> LockStatements {
-        let policy = PolicyExpressions::new(patterns);
-        let array = |values: &[String]| {
-            let literals: Vec<String> = values.iter().map(|v| quote(v)).collect();
-            format!("ARRAY[{}]::text[]", literals.join(", "))
-        };
-        let (allow, deny) = (array(opt_out.allowed), array(opt_out.denied));
-        let opt_out_sql = include_str!("sql/opt_out.sql")
-            .replace("{parameter}", &opt_out.parameter.replace('\'', "''"));
-        let find_lock = include_str!("sql/find_lock.sql").trim_end();
+        let policy = PolicyExpressions::new(patterns, "l.name");
         // Two passes: the fixed fragments first, then the clock and the policy expressions, which
         // carry text from the settings and so are never searched for placeholders again.
-        let build = |template: &str, host: &str, clock_at: usize| {
+        let build = |template: &str, clock_at: usize| {
             let structure = fill(
                 template,
                 &[
-                    ("host", host.trim_end()),
-                    ("checkin", include_str!("sql/checkin.sql").trim_end()),
-                    ("opt_out", opt_out_sql.trim_end()),
-                    ("find_lock", find_lock),
-                    ("allow", &allow),
-                    ("deny", &deny),
-                    ("api_admin", API_ADMIN_ID),
+                    ("find_lock", include_str!("sql/find_lock.sql").trim_end()),
                     ("lock_columns", LOCK_COLUMNS),
                     (
                         "holders_before",
@@ -113,7 +98,7 @@ impl LockStatements {
                     ),
                 ],
             );
-            let text = compact(&fill(
+            leak(compact(&fill(
                 &structure,
                 &[
                     ("now", &clock(clock_at)),
@@ -122,25 +107,15 @@ impl LockStatements {
                     ("lease_seconds", &policy.lease_seconds),
                     ("windows", &policy.windows),
                 ],
-            ));
-            // Built once per process (the service keeps one set), and borrowed by every request.
-            let text: &'static str = Box::leak(text.into_boxed_str());
-            text
+            )))
         };
-        let both = |template: &str| {
-            [
-                build(template, include_str!("sql/host_puppet.sql"), 5),
-                build(template, include_str!("sql/host_katello.sql"), 5),
-            ]
-        };
+        let host = host_statements(opt_out, patterns);
         let find = format!(
             "SELECT {{lock_columns}} FROM {LOCKS_WITH_POLICIES} WHERE l.id = {{find_lock}}"
         );
         LockStatements {
-            show: both(include_str!("sql/show.sql")),
-            acquire: both(include_str!("sql/acquire.sql")),
-            release: both(include_str!("sql/release.sql")),
-            find: build(&find, "", 1),
+            host,
+            find: build(&find, 1),
             lock_columns: fill(
                 LOCK_COLUMNS,
                 &[
@@ -149,10 +124,10 @@ impl LockStatements {
                     ("windows", &policy.windows),
                 ],
             ),
-            update: build(include_str!("sql/update.sql"), "", 11),
-            release_holder: build(include_str!("sql/release_holder.sql"), "", 4),
-            sweep: build(include_str!("sql/sweep_leases.sql"), "", 1),
-            overview: build(include_str!("sql/overview.sql"), "", 1),
+            update: build(include_str!("sql/update.sql"), 11),
+            release_holder: build(include_str!("sql/release_holder.sql"), 4),
+            sweep: build(include_str!("sql/sweep_leases.sql"), 1),
+            overview: build(include_str!("sql/overview.sql"), 1),
             policy,
         }
     }
@@ -187,28 +162,77 @@ impl LockStatements {
     /// Its parameters: $1 the certificate's subject, $2 the lock id, $3 the lock name, $4 the
     /// opt-out verdict, $5 the test clock (NULL: the database's).
     pub fn host_request(&self, operation: HostOperation, lookup: HostLookup) -> &'static str {
-        let index = match lookup {
-            HostLookup::Certname => 0,
-            HostLookup::ConsumerUuid => 1,
+        let by_operation = match operation {
+            HostOperation::Show => &self.host[0],
+            HostOperation::Acquire { .. } => &self.host[1],
+            HostOperation::Release => &self.host[2],
         };
-        match operation {
-            HostOperation::Show => self.show[index],
-            HostOperation::Acquire { .. } => self.acquire[index],
-            HostOperation::Release => self.release[index],
+        match lookup {
+            HostLookup::Certname => by_operation[0],
+            HostLookup::ConsumerUuid => by_operation[1],
         }
     }
 }
 
-/// A lock's policy as SQL over the lock `l` and its policy row `p`: the value set on the lock,
-/// else the first matching pattern's, else the default.
+/// The host statements: one call of `foreman_dlm_host_request` (migration
+/// `host_request_function`), which does all of a request's work, with the settings' part of the
+/// lock's policy and the opt-out rules as constants. With patterns, the policy is resolved from
+/// the name of the lock the request is about; without, it is the default.
+fn host_statements(opt_out: &OptOutRule<'_>, patterns: &[PolicyPattern]) -> [[&'static str; 2]; 3] {
+    let by_name = PolicyExpressions::new(patterns, "n.name");
+    let json = |values: &[String]| {
+        let array = serde_json::to_string(values).unwrap_or_else(|_| "[]".into());
+        format!("{}::jsonb", quote(&array))
+    };
+    let (allowed, denied) = (json(opt_out.allowed), json(opt_out.denied));
+    let parameter = quote(opt_out.parameter);
+    let call = |operation: &str, lookup: &str| {
+        let function = format!(
+            "foreman_dlm_host_request({}, {}, $1, $2, $3, $4, $5, {}, {}, {}, {parameter}, \
+             {allowed}, {denied})",
+            quote(operation),
+            quote(lookup),
+            by_name.pattern_max_holders,
+            by_name.pattern_lease_seconds,
+            by_name.pattern_windows,
+        );
+        leak(if patterns.is_empty() {
+            format!("SELECT r.* FROM {function} r")
+        } else {
+            format!(
+                "SELECT r.* FROM (SELECT {HOST_REQUEST_LOCK_NAME} AS name) n \
+                 CROSS JOIN LATERAL {function} r"
+            )
+        })
+    };
+    ["show", "acquire", "release"].map(|operation| {
+        [
+            call(operation, "certname"),
+            call(operation, "consumer_uuid"),
+        ]
+    })
+}
+
+/// Built once per process (the service keeps one set), and borrowed by every request.
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+/// A lock's policy as SQL over its name and its policy row `p`: the value set on the lock, else
+/// the first matching pattern's, else the default.
 struct PolicyExpressions {
     max_holders: String,
     lease_seconds: String,
     windows: String,
+    /// The settings' part alone (no policy row): what a host request passes on.
+    pattern_max_holders: String,
+    pattern_lease_seconds: String,
+    pattern_windows: String,
 }
 
 impl PolicyExpressions {
-    fn new(patterns: &[PolicyPattern]) -> PolicyExpressions {
+    /// `name`: the SQL expression of the lock's name (`l.name`).
+    fn new(patterns: &[PolicyPattern], name: &str) -> PolicyExpressions {
         let by_pattern = |value: &dyn Fn(&PolicyPattern) -> String, default: &str| {
             if patterns.is_empty() {
                 return default.to_string();
@@ -217,7 +241,7 @@ impl PolicyExpressions {
                 .iter()
                 .map(|p| {
                     format!(
-                        "WHEN l.name LIKE {} ESCAPE '\\' THEN {}",
+                        "WHEN {name} LIKE {} ESCAPE '\\' THEN {}",
                         quote(&p.pattern.to_like()),
                         value(p)
                     )
@@ -240,6 +264,9 @@ impl PolicyExpressions {
             // 0 stores "no lease" (set explicitly, or no pattern gives one).
             lease_seconds: format!("NULLIF(COALESCE(p.lease_seconds, {lease}), 0)"),
             windows: format!("COALESCE(p.windows, {windows})"),
+            pattern_max_holders: max,
+            pattern_lease_seconds: lease,
+            pattern_windows: windows,
         }
     }
 }
@@ -271,7 +298,7 @@ mod tests {
         .and_then(|p| p.try_into().ok())
         .unwrap_or_default();
         assert_eq!(patterns.len(), 2);
-        let e = PolicyExpressions::new(&patterns);
+        let e = PolicyExpressions::new(&patterns, "l.name");
         assert_eq!(
             e.max_holders,
             "COALESCE(p.max_holders, CASE WHEN l.name LIKE 'web-%' ESCAPE '\\' THEN 3 \
@@ -281,7 +308,7 @@ mod tests {
         assert!(e.windows.contains(
             "'[{\"days\":[],\"start\":\"22:00\",\"end\":\"04:00\",\"time_zone\":\"UTC\"}]'::jsonb"
         ));
-        let plain = PolicyExpressions::new(&[]);
+        let plain = PolicyExpressions::new(&[], "l.name");
         assert_eq!(plain.max_holders, "COALESCE(p.max_holders, 1)");
         assert_eq!(
             plain.lease_seconds,

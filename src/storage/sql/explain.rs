@@ -52,13 +52,18 @@ impl Sql {
 
     /// `EXPLAIN EXECUTE` of the statement prepared as `name`, with the bind values as literals.
     fn explained_as(&self, name: &str) -> Sql {
+        sql(format!("EXPLAIN {}", self.executed_as(name)))
+    }
+
+    /// `EXECUTE` of the statement prepared as `name`, with the bind values as literals.
+    fn executed_as(&self, name: &str) -> String {
         let values: Vec<String> = self.binds.iter().map(BindValue::literal).collect();
         let arguments = if values.is_empty() {
             String::new()
         } else {
             format!("({})", values.join(", "))
         };
-        sql(format!("EXPLAIN EXECUTE {name}{arguments}"))
+        format!("EXECUTE {name}{arguments}")
     }
 }
 
@@ -86,4 +91,43 @@ pub async fn explain(conn: &mut Conn, statement: &Sql) -> Result<String, Storage
         .map(|l| l.line)
         .collect::<Vec<_>>()
         .join("\n"))
+}
+
+/// The plans of every statement that running `statement` executes, nested ones included (the
+/// queries inside the host request function): runs it for real, prepared with its bind types and
+/// with the service's session set-up, on a new connection to `url` (plain TCP; a superuser, since
+/// it loads `auto_explain`, whose plans arrive as notices).
+pub async fn explain_nested(url: &str, statement: &Sql) -> Result<Vec<String>, String> {
+    use futures_util::StreamExt;
+    let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (notices_tx, mut notices) = tokio::sync::mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(|cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = messages.next().await {
+            if let tokio_postgres::AsyncMessage::Notice(notice) = message {
+                let _ = notices_tx.send(notice.message().to_string());
+            }
+        }
+    });
+    const NAME: &str = "foreman_dlm_explained";
+    let script = format!(
+        "LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; \
+         SET auto_explain.log_nested_statements = on; SET auto_explain.log_level = notice; \
+         SET client_min_messages = notice; {}; PREPARE {NAME}{} AS {}; {}",
+        crate::storage::connect::SESSION_SETUP,
+        statement.parameter_types(),
+        statement.text,
+        statement.executed_as(NAME),
+    );
+    let outcome = client.batch_execute(&script).await;
+    drop(client);
+    let _ = driver.await;
+    outcome.map_err(|e| e.to_string())?;
+    let mut plans = Vec::new();
+    while let Ok(plan) = notices.try_recv() {
+        plans.push(plan);
+    }
+    Ok(plans)
 }

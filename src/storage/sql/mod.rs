@@ -11,7 +11,7 @@ mod explain;
 
 use std::borrow::Cow;
 
-pub use explain::explain;
+pub use explain::{explain, explain_nested};
 
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};

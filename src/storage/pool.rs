@@ -1,0 +1,181 @@
+//! The connection pools: one per HTTP worker thread, and one for everything else.
+//!
+//! A connection's socket and the task that drives it belong to the thread (the tokio runtime) on
+//! which it was opened: actix runs each HTTP worker on a runtime of its own. A connection opened on
+//! one worker and borrowed by another makes every query hop between the two threads and back,
+//! which cost about a fifth of the service's CPU per request in the benchmark. So each worker
+//! borrows only from a pool of its own, filled on that thread, and `database.pool_size` is shared
+//! out among the workers. Background work (the outbox, the sweeps), the metrics listener and the
+//! commands use a small shared pool.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deadpool::managed::Timeouts;
+use deadpool::Runtime;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::AsyncPgConnection;
+use futures_util::FutureExt;
+
+use super::connect::ConnectOptions;
+use super::StorageError;
+use crate::settings::Secret;
+
+/// A connection borrowed from a pool; it goes back when dropped, unless it was lost.
+pub type PooledConn = Object<AsyncPgConnection>;
+
+/// Connections of the shared pool once the workers have pools of their own: enough for the
+/// background tasks and a metrics scrape at the same time.
+const SHARED_WHEN_SPLIT: usize = 2;
+
+/// The pools. Cloning shares them.
+#[derive(Clone)]
+pub struct Database {
+    inner: Arc<Pools>,
+}
+
+struct Pools {
+    /// Tells this database's pools apart in a thread's list (tests run several in one process).
+    key: usize,
+    options: ConnectOptions,
+    checkout_timeout: Duration,
+    size: usize,
+    shared: Pool<AsyncPgConnection>,
+    /// Each worker's pool, for the metrics' totals.
+    workers: Mutex<Vec<Pool<AsyncPgConnection>>>,
+}
+
+thread_local! {
+    /// The pools this thread (an HTTP worker) borrows from, by `Pools::key`.
+    static WORKER_POOLS: RefCell<Vec<(usize, Pool<AsyncPgConnection>)>> =
+        const { RefCell::new(Vec::new()) };
+}
+
+static NEXT_KEY: AtomicUsize = AtomicUsize::new(0);
+
+/// How many connections are open and how many are lent out, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub open: usize,
+    pub idle: usize,
+}
+
+impl Database {
+    /// Builds the pool without connecting: the service starts (and answers 503) while the
+    /// database is still coming up, and recovers by itself when it is back. Only a connection
+    /// string that cannot be parsed is an error here.
+    pub fn new(
+        url: &Secret,
+        pool_size: u32,
+        checkout_timeout: Duration,
+    ) -> Result<Database, String> {
+        let options = ConnectOptions::parse(url.expose())?;
+        let size = pool_size.max(1) as usize;
+        let shared = build_pool(&options, size, checkout_timeout)?;
+        Ok(Database {
+            inner: Arc::new(Pools {
+                key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
+                options,
+                checkout_timeout,
+                size,
+                shared,
+                workers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Gives the calling thread, one of `workers` HTTP workers, a pool of its own with its share
+    /// of the connections, and shrinks the shared pool to what background work needs. Called on
+    /// each worker thread as it builds its app (once per listener: the first call counts).
+    pub fn serve_from_this_thread(&self, workers: usize) -> Result<(), String> {
+        let inner = &self.inner;
+        if self.own_pool().is_some() {
+            return Ok(());
+        }
+        let share = inner.size.div_ceil(workers.max(1));
+        let pool = build_pool(&inner.options, share, inner.checkout_timeout)?;
+        inner.shared.resize(SHARED_WHEN_SPLIT.min(inner.size));
+        if let Ok(mut pools) = inner.workers.lock() {
+            pools.push(pool.clone());
+        }
+        WORKER_POOLS.with(|pools| pools.borrow_mut().push((inner.key, pool)));
+        Ok(())
+    }
+
+    /// Borrows a connection from this thread's pool (the shared one on other threads), waiting
+    /// at most the checkout timeout.
+    pub async fn conn(&self) -> Result<PooledConn, StorageError> {
+        let own = self.own_pool();
+        let pool = own.as_ref().unwrap_or(&self.inner.shared);
+        pool.get().await.map_err(StorageError::from)
+    }
+
+    fn own_pool(&self) -> Option<Pool<AsyncPgConnection>> {
+        WORKER_POOLS.with(|pools| {
+            pools
+                .borrow()
+                .iter()
+                .find(|(key, _)| *key == self.inner.key)
+                .map(|(_, pool)| pool.clone())
+        })
+    }
+
+    /// All pools together.
+    pub fn status(&self) -> PoolStatus {
+        let mut total = PoolStatus { open: 0, idle: 0 };
+        let mut add = |pool: &Pool<AsyncPgConnection>| {
+            let status = pool.status();
+            total.open += status.size;
+            total.idle += status.available;
+        };
+        add(&self.inner.shared);
+        if let Ok(pools) = self.inner.workers.lock() {
+            pools.iter().for_each(&mut add);
+        }
+        total
+    }
+
+    /// One connection outside the pool, for commands (check-config, status).
+    pub async fn connect_once(url: &Secret) -> Result<AsyncPgConnection, String> {
+        ConnectOptions::parse(url.expose())?.connect().await
+    }
+}
+
+fn build_pool(
+    options: &ConnectOptions,
+    size: usize,
+    checkout_timeout: Duration,
+) -> Result<Pool<AsyncPgConnection>, String> {
+    let options = options.clone();
+    let mut config = ManagerConfig::default();
+    // A lost socket is noticed without a query (`is_closed` at recycle); a `SELECT 1` on every
+    // checkout would cost a round trip per request.
+    config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(move |_| {
+        let options = options.clone();
+        async move {
+            options.connect().await.map_err(|e| {
+                log::warn!("cannot connect to the database: {e}");
+                diesel::ConnectionError::BadConnection(e)
+            })
+        }
+        .boxed()
+    });
+    // The URL itself is never used: `custom_setup` connects with the parsed options.
+    let manager = AsyncDieselConnectionManager::new_with_config("", config);
+    Pool::builder(manager)
+        .max_size(size)
+        .timeouts(Timeouts {
+            wait: Some(checkout_timeout),
+            create: Some(checkout_timeout),
+            recycle: Some(checkout_timeout),
+        })
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|e| format!("cannot build the database pool: {e}"))
+}
