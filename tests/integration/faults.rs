@@ -206,3 +206,46 @@ async fn sigkilled_server_restarts_with_consistent_locks() {
     eprintln!("{changes} holder changes, all consistent");
     restarted.kill();
 }
+
+/// Each HTTP worker borrows only connections it opened itself (`storage::pool`), and
+/// `database.pool_size` is shared out among the workers: a burst larger than the pool is served
+/// within that budget (3 connections over the harness's 2 workers: 2 each) plus the 2 of the
+/// shared pool, never a full pool per worker.
+#[actix_web::test]
+async fn a_burst_is_served_within_the_pool_budget() {
+    let db = TestDb::new();
+    let mut options = ServerOptions::for_db(&db);
+    options.env = vec![
+        ("FOREMAN_DLM__DATABASE__POOL_SIZE".into(), "3".into()),
+        // The burst queues for the few connections; this test is about how many there are.
+        (
+            "FOREMAN_DLM__DATABASE__CONNECT_TIMEOUT_SECONDS".into(),
+            "20".into(),
+        ),
+    ];
+    let server = Server::spawn(&options);
+    let headers = hosts(&db, "burst", 60);
+    let answers = join_all(headers.iter().enumerate().map(|(i, h)| {
+        let url = server.url(&format!("/api/dlmlocks/burst-{i}/lock"));
+        async move { send("PUT", &url, h).await }
+    }))
+    .await;
+    assert!(
+        answers.iter().all(|a| a.status == 200),
+        "{:?}",
+        answers.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        db.scalar("SELECT count(*) AS n FROM dlmlocks WHERE host_id IS NOT NULL"),
+        json!(60)
+    );
+    let connections = db.scalar(
+        "SELECT count(*) AS n FROM pg_stat_activity \
+          WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    );
+    let opened = connections.as_i64().unwrap_or(i64::MAX);
+    assert!(
+        (2..=2 * 2 + 2).contains(&opened),
+        "{opened} connections for a pool of 3 over 2 workers"
+    );
+}
