@@ -42,6 +42,7 @@ impl Services {
             settings.database.pool_size,
             Duration::from_secs(settings.database.connect_timeout_seconds),
         )?;
+        let notifier = Notifier::new(db.clone(), settings);
         let certificates = ClientCertAuthenticator::from_settings(&settings.client_cert)
             .map_err(|e| e.to_string())?;
         Ok(Services {
@@ -51,14 +52,18 @@ impl Services {
                 &settings.logins,
                 &settings.foreman.settings_yml,
             ),
-            notifier: Notifier::new(db.clone(), settings),
             metrics: Arc::new(Metrics::new()),
             db: db.clone(),
             locks: LockManager::new(
                 db,
                 settings.locks.stale_time_hours,
                 &settings.locks.policies,
+            )
+            .after_notifications(
+                notifier.set_up(),
+                Duration::from_secs(settings.database.connect_timeout_seconds),
             ),
+            notifier,
         })
     }
 }

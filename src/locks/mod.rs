@@ -118,6 +118,9 @@ pub struct LockManager {
     patterns: Vec<PolicyPattern>,
     /// Whether Foreman's database has Katello's subscription facets; asked once.
     katello_facets: OnceLock<bool>,
+    /// Set in the service: lock work waits (at most the second field) until the notifier has
+    /// written its destinations, so that no change goes unreported.
+    notifications_set_up: Option<(tokio::sync::watch::Receiver<bool>, std::time::Duration)>,
 }
 
 impl LockManager {
@@ -128,7 +131,19 @@ impl LockManager {
             stale_hours,
             patterns: patterns.to_vec(),
             katello_facets: OnceLock::new(),
+            notifications_set_up: None,
         }
+    }
+
+    /// Lock work waits up to `wait` for `set_up` (the notifier's destinations) to turn true,
+    /// and is answered 503 after that.
+    pub fn after_notifications(
+        mut self,
+        set_up: tokio::sync::watch::Receiver<bool>,
+        wait: std::time::Duration,
+    ) -> LockManager {
+        self.notifications_set_up = Some((set_up, wait));
+        self
     }
 
     /// How long a holder may go without a refresh before it counts as stale.
@@ -142,6 +157,17 @@ impl LockManager {
     }
 
     async fn conn(&self) -> Result<crate::storage::PooledConn, LockError> {
+        if let Some((set_up, wait)) = &self.notifications_set_up {
+            if !*set_up.borrow() {
+                let mut set_up = set_up.clone();
+                let waited = async { set_up.wait_for(|done| *done).await.is_ok() };
+                if !tokio::time::timeout(*wait, waited).await.unwrap_or(false) {
+                    return Err(LockError::Unavailable(
+                        "the notification destinations are not written yet".into(),
+                    ));
+                }
+            }
+        }
         Ok(self.db.conn().await?)
     }
 

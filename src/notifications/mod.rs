@@ -14,6 +14,7 @@ mod outbound;
 mod webhooks;
 
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::clock;
@@ -54,6 +55,8 @@ pub struct Notifier {
     poll: Duration,
     max_retry_seconds: u64,
     max_age_seconds: u64,
+    /// True once the destinations table matches the settings; see [`Notifier::set_up`].
+    set_up: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// A destination this instance delivers to.
@@ -76,7 +79,15 @@ impl Notifier {
             poll: Duration::from_millis(settings.notifications.poll_interval_ms),
             max_retry_seconds: settings.notifications.max_retry_interval_seconds,
             max_age_seconds: settings.notifications.max_age_seconds,
+            set_up: Arc::new(tokio::sync::watch::channel(false).0),
         }
+    }
+
+    /// Turns true once the destinations are written. The outbox trigger enqueues a lock change
+    /// only for the destinations in the table at that moment, so a change made before the
+    /// service wrote this instance's settings there would tell nobody: lock changes wait for it.
+    pub fn set_up(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.set_up.subscribe()
     }
 
     /// Whether monitoring downtimes are on: `auto` asks Foreman's database for
@@ -136,7 +147,10 @@ impl Notifier {
     pub async fn run_forever(self) {
         let destinations = loop {
             match self.destinations().await {
-                Ok(destinations) => break Rc::new(destinations),
+                Ok(destinations) => {
+                    self.set_up.send_replace(true);
+                    break Rc::new(destinations);
+                }
                 Err(e) => {
                     log::warn!("notifications: cannot set up the destinations yet: {e}");
                     actix_web::rt::time::sleep(self.poll.max(Duration::from_secs(1))).await;
