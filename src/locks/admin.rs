@@ -172,7 +172,7 @@ impl LockManager {
         changes: LockChanges,
         acting_user: i32,
     ) -> Result<Lock, LockError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.change_conn().await?;
         let found = self.find_existing(&mut conn, lock).await?;
         let invalid = |field: &'static str, message: String| LockError::Invalid {
             lock_id: Some(found.id),
@@ -220,7 +220,7 @@ impl LockManager {
     /// Deletes the lock and its events; returns the lock as it was.
     pub async fn destroy(&self, lock: &LockRef) -> Result<Lock, LockError> {
         let not_found = || LockError::NotFound(lock.as_str().to_string());
-        let mut conn = self.conn().await?;
+        let mut conn = self.change_conn().await?;
         let found = self.find_existing(&mut conn, lock).await?;
         if admin_store::destroy(&mut conn, found.id).await? {
             Ok(found)
@@ -236,7 +236,7 @@ impl LockManager {
         host_id: i32,
         acting_user: i32,
     ) -> Result<Lock, LockError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.change_conn().await?;
         let found = self.find_existing(&mut conn, lock).await?;
         let released = admin_store::release_holder(
             &mut conn,

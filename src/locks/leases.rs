@@ -13,7 +13,7 @@ const BATCH: i64 = 200;
 impl LockManager {
     /// One sweep: `None` when another instance is sweeping now; else the holders freed.
     pub async fn sweep_expired_leases(&self) -> Result<Option<i64>, LockError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.change_conn().await?;
         let mut freed = 0;
         loop {
             match leases::sweep(&mut conn, self.statements(), clock::test_now(), BATCH).await? {

@@ -157,6 +157,12 @@ impl LockManager {
     }
 
     async fn conn(&self) -> Result<crate::storage::PooledConn, LockError> {
+        Ok(self.db.conn().await?)
+    }
+
+    /// A connection for work that changes locks (and so writes events): in the service, only
+    /// once the notifier has written its destinations.
+    async fn change_conn(&self) -> Result<crate::storage::PooledConn, LockError> {
         if let Some((set_up, wait)) = &self.notifications_set_up {
             if !*set_up.borrow() {
                 let mut set_up = set_up.clone();
@@ -168,7 +174,7 @@ impl LockManager {
                 }
             }
         }
-        Ok(self.db.conn().await?)
+        self.conn().await
     }
 
     /// GET by a host: never creates a lock.
@@ -198,7 +204,7 @@ impl LockManager {
         certificate: &HostCertificate,
         lock: &LockRef,
     ) -> Result<HostAnswer, LockError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.change_conn().await?;
         let mut verdict = None;
         // At most two passes: the first may leave an unusual opt-out value to us.
         for _ in 0..2 {
@@ -233,7 +239,7 @@ impl LockManager {
         certificate: &HostCertificate,
         lock: &LockRef,
     ) -> Result<HostAnswer, LockError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.change_conn().await?;
         let (caller, row) = self
             .host_request(&mut conn, certificate, lock, HostOperation::Release)
             .await?;
