@@ -6,8 +6,8 @@
 -- Why a function and not one statement with CTEs: PostgreSQL starts every node of a statement's
 -- plan on every execution, whether or not the node runs, and for these key lookups the start-up
 -- cost more than the work. Here each query is its own small plan, planned once per session, and
--- only the queries a case needs run. Under pgbench this halved PostgreSQL's CPU per
--- acquire+release beyond the check-in (README, "Fleet benchmark").
+-- only the queries a case needs run. Under pgbench this cut the CPU per acquire+release by about
+-- a tenth, a sixth of what is not the check-in and the commits (README, "Fleet benchmark").
 --
 -- `SET enable_seqscan = off`: every query here looks rows up by key, and the service's sessions
 -- keep one generic plan per query for their whole life. A plan made while a table was nearly

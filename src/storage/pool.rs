@@ -3,7 +3,7 @@
 //! A connection's socket and the task that drives it belong to the thread (the tokio runtime) on
 //! which it was opened: actix runs each HTTP worker on a runtime of its own. A connection opened on
 //! one worker and borrowed by another makes every query hop between the two threads and back,
-//! which cost about a fifth of the service's CPU per request in the benchmark. So each worker
+//! which cost about a quarter of the service's CPU per request in the benchmark. So each worker
 //! borrows only from a pool of its own, filled on that thread, and `database.pool_size` is shared
 //! out among the workers. Background work (the outbox, the sweeps), the metrics listener and the
 //! commands use a small shared pool.
