@@ -22,7 +22,7 @@ use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
 use diesel_async::AsyncPgConnection;
-use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslVerifyMode};
+use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslMode as OpenSslMode, SslVerifyMode};
 use openssl::x509::store::X509Lookup;
 use openssl::x509::verify::X509VerifyFlags;
 use postgres_openssl::MakeTlsConnector;
@@ -228,6 +228,10 @@ impl ConnectOptions {
         let failed = |what: &str, path: &Path| format!("{what} {} cannot be used", path.display());
         let mut builder = SslConnector::builder(SslMethod::tls_client())
             .map_err(|_| "cannot set up TLS for the database connection".to_string())?;
+        // The connector's default frees both 17 KB record buffers whenever a connection goes idle,
+        // that is after every query of a pooled connection, and allocates them again for the
+        // next: a pool of a dozen connections keeps them instead (about 0.4 MB).
+        clear_mode(&builder, OpenSslMode::RELEASE_BUFFERS);
         let verify = match (&self.root, self.mode) {
             (_, SslMode::VerifyCa | SslMode::VerifyFull) => true,
             // libpq: require with a root certificate file behaves like verify-ca.
@@ -280,6 +284,22 @@ impl ConnectOptions {
             Ok(())
         });
         Ok(connector)
+    }
+}
+
+/// OpenSSL's SSL_CTX_clear_mode, which the openssl crate does not wrap (its `set_mode` only adds).
+fn clear_mode(builder: &openssl::ssl::SslContextBuilder, mode: OpenSslMode) {
+    /// SSL_CTRL_CLEAR_MODE in OpenSSL's ssl.h (SSL_CTX_clear_mode is a macro over SSL_CTX_ctrl).
+    const SSL_CTRL_CLEAR_MODE: std::ffi::c_int = 78;
+    // SAFETY: the pointer is the builder's live SSL_CTX, borrowed for the call; this control
+    // only clears bits of the context's mode and takes no pointer argument.
+    unsafe {
+        openssl_sys::SSL_CTX_ctrl(
+            builder.as_ptr(),
+            SSL_CTRL_CLEAR_MODE,
+            mode.bits() as std::ffi::c_long,
+            std::ptr::null_mut(),
+        );
     }
 }
 
