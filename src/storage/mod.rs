@@ -86,9 +86,7 @@ impl From<DieselError> for StorageError {
 impl From<PoolError<diesel_async::pooled_connection::PoolError>> for StorageError {
     fn from(e: PoolError<diesel_async::pooled_connection::PoolError>) -> Self {
         match e {
-            PoolError::Timeout(_) => {
-                StorageError::Unavailable("no database connection became free in time".into())
-            }
+            PoolError::Timeout(_) => StorageError::Unavailable(pool::CHECKOUT_TIMED_OUT.into()),
             other => StorageError::Unavailable(other.to_string()),
         }
     }

@@ -249,3 +249,89 @@ async fn a_burst_is_served_within_the_pool_budget() {
         "{opened} connections for a pool of 3 over 2 workers"
     );
 }
+
+/// Waiting for a connection is bounded by `connect_timeout_seconds`: with every connection stuck
+/// in a query (the lock table locked by another session), the requests queued behind them get a
+/// JSON 503 with Retry-After once the timeout has passed, and change nothing; the stuck ones
+/// finish when the table is free again.
+#[actix_web::test]
+async fn waiting_for_a_connection_is_bounded_by_the_connect_timeout() {
+    let db = TestDb::new();
+    let mut options = ServerOptions::for_db(&db);
+    options.env = vec![
+        // One connection per HTTP worker.
+        ("FOREMAN_DLM__DATABASE__POOL_SIZE".into(), "1".into()),
+        (
+            "FOREMAN_DLM__DATABASE__CONNECT_TIMEOUT_SECONDS".into(),
+            "1".into(),
+        ),
+    ];
+    let server = Server::spawn(&options);
+    let headers = hosts(&db, "queued", 4);
+    let mut blocker = diesel::pg::PgConnection::establish(&db.url).expect("blocking session");
+    blocker
+        .batch_execute("BEGIN; LOCK TABLE dlmlocks IN EXCLUSIVE MODE")
+        .expect("table locked");
+
+    let started = Instant::now();
+    let requests: Vec<_> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let url = server.url(&format!("/api/dlmlocks/queued-{i}/lock"));
+            let h = h.clone();
+            actix_web::rt::spawn(async move { (send("PUT", &url, &h).await, started.elapsed()) })
+        })
+        .collect();
+    // Four connections over two workers: each worker's connection is stuck on the table lock,
+    // and at least one more request waits behind it.
+    actix_web::rt::time::sleep(Duration::from_secs(4)).await;
+    let answered_while_locked: Vec<bool> = requests.iter().map(|r| r.is_finished()).collect();
+    blocker.batch_execute("COMMIT").expect("table unlocked");
+    let mut answers = Vec::new();
+    for request in requests {
+        answers.push(request.await.expect("request task"));
+    }
+
+    let statuses: Vec<u16> = answers.iter().map(|(a, _)| a.status).collect();
+    let refused: Vec<_> = answers.iter().filter(|(a, _)| a.status == 503).collect();
+    assert!(!refused.is_empty(), "no request was refused: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [200, 503].contains(s)),
+        "{statuses:?}"
+    );
+    for (i, (answer, after)) in answers.iter().enumerate() {
+        // Only refusals come back while the table is locked, and only a stuck one after.
+        assert_eq!(
+            answered_while_locked[i],
+            answer.status == 503,
+            "{statuses:?}"
+        );
+        if answer.status == 503 {
+            assert!(
+                *after >= Duration::from_millis(900),
+                "refused after {after:?}"
+            );
+            assert!(
+                answer.header("retry-after").is_some(),
+                "{:?}",
+                answer.headers
+            );
+            assert!(
+                answer.body["error"]["message"].is_string(),
+                "{}",
+                answer.raw
+            );
+        }
+    }
+    let granted = statuses.iter().filter(|s| **s == 200).count();
+    assert_eq!(
+        db.scalar("SELECT count(*) AS n FROM dlmlocks WHERE host_id IS NOT NULL"),
+        json!(granted),
+        "only the requests that were answered 200 hold a lock"
+    );
+    assert_eq!(
+        db.scalar("SELECT count(*) AS n FROM dlmlock_events"),
+        json!(granted)
+    );
+}
