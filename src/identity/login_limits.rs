@@ -3,9 +3,14 @@
 //! Each failure spends one cell of a GCRA bucket (governor) holding `N` per minute; when a bucket
 //! is empty the address or login is blocked until a cell comes back. A blocked caller is answered
 //! before any hashing, so guessing costs the service nothing once the limit is reached.
+//!
+//! An IPv6 client is counted per /64: one host or site gets a whole /64 (RFC 6177), and
+//! counting per /128 would let it try from billions of addresses.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+
+use ipnet::IpNet;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -21,14 +26,14 @@ const MAX_LOGIN_KEY_CHARS: usize = 255;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
-    Address(IpAddr),
+    Address(IpNet),
     Login(String),
 }
 
 type Buckets<K> = RateLimiter<K, DashMapStateStore<K>, DefaultClock, StateInformationMiddleware>;
 
 pub struct LoginLimits {
-    by_address: Buckets<IpAddr>,
+    by_address: Buckets<IpNet>,
     by_login: Buckets<String>,
     blocked: Mutex<HashMap<Key, Instant>>,
     clock: DefaultClock,
@@ -72,7 +77,7 @@ impl LoginLimits {
         let mut newly_blocked = Vec::new();
         for key in keys(address, login) {
             let outcome = match &key {
-                Key::Address(ip) => self.by_address.check_key(ip),
+                Key::Address(network) => self.by_address.check_key(network),
                 Key::Login(name) => self.by_login.check_key(name),
             };
             let wait = match outcome {
@@ -101,8 +106,22 @@ impl LoginLimits {
     }
 }
 
+/// The network an address is counted in: the address itself for IPv4 (an IPv4-mapped IPv6
+/// address too), its /64 for IPv6.
+fn counted_network(address: IpAddr) -> IpNet {
+    let address = match address {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
+        v4 => v4,
+    };
+    let prefix = if address.is_ipv4() { 32 } else { 64 };
+    IpNet::new(address, prefix).map_or(IpNet::from(address), |net| net.trunc())
+}
+
 fn keys(address: Option<IpAddr>, login: &str) -> Vec<Key> {
-    let mut keys: Vec<Key> = address.map(Key::Address).into_iter().collect();
+    let mut keys: Vec<Key> = address
+        .map(|a| Key::Address(counted_network(a)))
+        .into_iter()
+        .collect();
     let login: String = login
         .to_lowercase()
         .chars()
@@ -138,6 +157,26 @@ mod tests {
         assert!(
             limits.check(Some(a), "y").is_err(),
             "the third failure from one address blocks it"
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64_and_mapped_ipv4_as_ipv4() {
+        let limits = LoginLimits::new(3, 100);
+        for n in 1..=3 {
+            let address: IpAddr = format!("2001:db8:1:2::{n:x}").parse().expect("ip");
+            limits.record_failure(Some(address), &format!("user{n}"));
+        }
+        let same_64: IpAddr = "2001:db8:1:2:ffff::1".parse().expect("ip");
+        let other_64: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert!(limits.check(Some(same_64), "someone").is_err());
+        assert!(limits.check(Some(other_64), "someone").is_ok());
+        let v4: IpAddr = "192.0.2.5".parse().expect("ip");
+        let mapped: IpAddr = "::ffff:192.0.2.5".parse().expect("ip");
+        assert_eq!(counted_network(mapped), counted_network(v4));
+        assert_ne!(
+            counted_network("192.0.2.6".parse().expect("ip")),
+            counted_network(v4)
         );
     }
 }

@@ -67,35 +67,67 @@ fn quote_conninfo_value(value: &str) -> String {
     format!("'{escaped}'")
 }
 
-/// The connection string with its password replaced, for logs and `check-config`.
+/// What a masked secret prints as.
+const MASK: &str = "********";
+
+/// The connection string with every password replaced, for logs and `check-config`.
 pub fn redact_database_url(url: &str) -> String {
-    if let Some(scheme_end) = url.find("://") {
-        let rest = &url[scheme_end + 3..];
-        let authority_end = rest.find('/').unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        let mut redacted = match authority.rfind('@') {
-            Some(at) => match authority[..at].find(':') {
-                Some(colon) => format!(
-                    "{}://{}:********{}",
-                    &url[..scheme_end],
-                    &authority[..colon],
-                    &rest[at..]
-                ),
-                None => url.to_string(),
-            },
-            None => url.to_string(),
-        };
-        if let Some(pos) = redacted.find("password=") {
-            let end = redacted[pos..]
-                .find('&')
-                .map_or(redacted.len(), |e| pos + e);
-            redacted.replace_range(pos..end, "password=********");
-        }
-        return redacted;
+    match url.find("://") {
+        Some(scheme_end) => redact_uri(url, scheme_end + 3),
+        None => redact_conninfo(url),
     }
-    // key=value form: values may be quoted and contain spaces.
+}
+
+/// `scheme://[user[:password]@]host…[?key=value&…]`. libpq percent-decodes every part, so a key
+/// is decoded before it is compared, and every `password`/`sslpassword` is masked, however often
+/// it appears. The user info ends at the last `@` before the first `/`: that covers every split
+/// libpq could make of it.
+fn redact_uri(url: &str, authority_start: usize) -> String {
+    let rest = &url[authority_start..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (mut out, after_user) = match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user_info = &rest[..at];
+            let user = user_info.split(':').next().unwrap_or_default();
+            let masked = if user_info.contains(':') {
+                format!("{user}:{MASK}")
+            } else {
+                user.to_string()
+            };
+            (format!("{}{masked}", &url[..authority_start]), &rest[at..])
+        }
+        None => (url[..authority_start].to_string(), rest),
+    };
+    let Some(query_start) = after_user.find('?') else {
+        out.push_str(after_user);
+        return out;
+    };
+    out.push_str(&after_user[..=query_start]);
+    let pairs: Vec<String> = after_user[query_start + 1..]
+        .split('&')
+        .map(|pair| {
+            let key = pair.split('=').next().unwrap_or_default();
+            if is_password_key(&percent_encoding::percent_decode_str(key).decode_utf8_lossy()) {
+                format!("{key}={MASK}")
+            } else {
+                pair.to_string()
+            }
+        })
+        .collect();
+    out.push_str(&pairs.join("&"));
+    out
+}
+
+/// libpq's keys that hold a secret: the password and the client key's passphrase.
+fn is_password_key(key: &str) -> bool {
+    let key = key.trim().to_ascii_lowercase();
+    key == "password" || key == "sslpassword"
+}
+
+/// `key=value …`: values may be quoted and contain spaces; every password key is masked.
+fn redact_conninfo(text: &str) -> String {
     let mut out = String::new();
-    let mut rest = url;
+    let mut rest = text;
     while let Some(pos) = rest.find("password") {
         let after = rest[pos + "password".len()..].trim_start();
         if !after.starts_with('=') {
@@ -104,7 +136,8 @@ pub fn redact_database_url(url: &str) -> String {
             continue;
         }
         out.push_str(&rest[..pos]);
-        out.push_str("password=********");
+        out.push_str("password=");
+        out.push_str(MASK);
         let value = after[1..].trim_start();
         rest = skip_conninfo_value(value);
     }
@@ -156,6 +189,32 @@ mod tests {
             redact_database_url("postgres://db/foreman"),
             "postgres://db/foreman"
         );
+    }
+
+    #[test]
+    fn redacts_every_spelling_of_a_password() {
+        for (url, secrets) in [
+            ("postgres://db/f?pass%77ord=REALPW3", &["REALPW3"][..]),
+            (
+                "postgres://db/f?password=A1&user=x&password=B2",
+                &["A1", "B2"],
+            ),
+            ("postgres://db/f?%50ASSWORD=C3", &["C3"]),
+            ("postgres://db/f?sslpassword=D4&password", &["D4"]),
+            ("postgres://u:E5@db?password=F6", &["E5", "F6"]),
+            ("postgres://u:G7@H8@db/f", &["G7", "H8"]),
+            ("postgresql://u:I9@[::1]:5432/f#x", &["I9"]),
+            (
+                "host=db password=J1 sslpassword='K 2' dbname=f",
+                &["J1", "K 2"],
+            ),
+        ] {
+            let shown = redact_database_url(url);
+            for secret in secrets {
+                assert!(!shown.contains(secret), "{url} → {shown}");
+            }
+            assert!(shown.contains(MASK), "{url} → {shown}");
+        }
     }
 
     #[test]

@@ -164,6 +164,37 @@ fn check_config_names_the_first_problem() {
     assert!(text(&output).contains("absent.toml does not exist"));
 }
 
+/// However a URL spells its password (percent-encoded key, twice, as the key's passphrase, in
+/// the user info and the query), `check-config` prints none of them, whether it connects or not.
+#[test]
+fn check_config_never_prints_a_password_however_it_is_spelled() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = settings_file(dir.path(), &db, &pki::shared().ca_file);
+    let base = db.url.replace("postgres@", "postgres:REALPW1@");
+    let joiner = if base.contains('?') { '&' } else { '?' };
+    let urls = [
+        format!("{base}{joiner}pass%77ord=REALPW3"),
+        format!("{base}{joiner}password=REALPW4&application_name=x&password=REALPW5"),
+        format!("{base}{joiner}%70assword=REALPW6"),
+        format!("{base}{joiner}sslpassword=REALPW7"),
+        format!("{base}{joiner}PASSWORD=REALPW8"),
+    ];
+    for url in &urls {
+        let output = foreman_dlm(
+            &config,
+            &["check-config"],
+            &[("FOREMAN_DLM__DATABASE__URL", url.as_str())],
+        );
+        let out = text(&output);
+        assert!(out.contains("********"), "{url}: nothing masked in {out}");
+        for n in 1..=8 {
+            let secret = format!("REALPW{n}");
+            assert!(!out.contains(&secret), "{url}: {secret} printed in {out}");
+        }
+    }
+}
+
 #[test]
 fn migrate_reads_foremans_database_yml_and_serve_requires_it() {
     let db = TestDb::empty();

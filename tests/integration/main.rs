@@ -14,6 +14,7 @@ mod faults;
 mod floods;
 mod host_locks;
 mod hostile;
+mod hostile_load;
 mod identity;
 mod monitoring;
 mod notifications;
