@@ -20,6 +20,8 @@ pub struct Services {
     pub notifier: Notifier,
     pub metrics: Arc<Metrics>,
     db: Database,
+    /// `metrics.lock_series`: how many locks get a holders series of their own.
+    lock_series: usize,
 }
 
 /// What `/health/ready` reports.
@@ -54,6 +56,7 @@ impl Services {
             ),
             metrics: Arc::new(Metrics::new()),
             db: db.clone(),
+            lock_series: settings.metrics.lock_series,
             locks: LockManager::new(
                 db,
                 settings.locks.stale_time_hours,
@@ -91,12 +94,17 @@ impl Services {
     }
 
     /// Brings the gauges up to date when they are older than a few seconds; a database that
-    /// cannot be read leaves the last values (the pool's gauges are always fresh).
+    /// cannot be read leaves the last values (the pool's gauges are always fresh). One scrape
+    /// reads the database at a time, and the ones that waited for it use what it read.
     pub async fn refresh_gauges(&self) {
         if !self.metrics.gauges_due() {
             return;
         }
-        let locks = match self.locks.overview().await {
+        let _turn = self.metrics.refresh_turn().await;
+        if !self.metrics.gauges_due() {
+            return;
+        }
+        let locks = match self.locks.overview(self.lock_series).await {
             Ok(locks) => locks,
             Err(e) => {
                 log::warn!("metrics: cannot read the locks: {e}");

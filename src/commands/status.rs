@@ -14,6 +14,7 @@ use super::block_on;
 use crate::clock;
 use crate::locks::admin::{ListRequest, PerPage};
 use crate::locks::model::{Holder, Lock};
+use crate::locks::name::printable;
 use crate::locks::LockManager;
 use crate::settings::Settings;
 use crate::storage::Database;
@@ -142,17 +143,19 @@ impl View {
             } else {
                 policy.join("; ")
             };
+            // Names written by others (the plugin's UI, SQL) may hold control characters.
+            let name = printable(&lock.name);
             if lock.holders.is_empty() {
-                rows.push([&lock.name, state, &slots, "-", "-", "-", &policy].map(str::to_string));
+                rows.push([&name, state, &slots, "-", "-", "-", &policy].map(str::to_string));
             }
             for holder in &lock.holders {
                 let stale = if self.stale(holder) { "STALE" } else { "no" };
                 rows.push(
                     [
-                        &lock.name,
+                        &name,
                         state,
                         &slots,
-                        &holder.name,
+                        &printable(&holder.name),
                         &self.held_for(holder),
                         stale,
                         &policy,

@@ -1,6 +1,7 @@
 //! Lock names and how a request addresses a lock: parsed once, where they enter, so that the rest
 //! of the code holds only names that follow the rules.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
@@ -75,6 +76,25 @@ fn is_invisible(c: char) -> bool {
     )
 }
 
+/// A name as it may be shown anywhere (a terminal, a page, a metric label): this service refuses
+/// names with control or formatting characters, but the plugin's UI and plain SQL do not, and
+/// host names come from Foreman. Each such character is shown as its escape, `\u{1b}`, so that
+/// it can neither move a terminal's cursor, break a line of output, nor hide.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() || is_invisible(c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() || is_invisible(c) {
+            shown.push_str(&c.escape_unicode().to_string());
+        } else {
+            shown.push(c);
+        }
+    }
+    Cow::Owned(shown)
+}
+
 /// The decoded `:id` path segment of `/api/dlmlocks/:id/…`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LockRef {
@@ -128,6 +148,13 @@ mod tests {
 
     fn name(text: &str) -> LockName {
         LockName::parse(text).expect("valid name")
+    }
+
+    #[test]
+    fn printable_escapes_what_would_move_break_or_hide_output() {
+        assert_eq!(printable("web-1 über"), "web-1 über");
+        assert_eq!(printable("a\x1b[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(printable("x\ny\rz\u{202e}"), "x\\u{a}y\\u{d}z\\u{202e}");
     }
 
     #[test]

@@ -5,7 +5,8 @@ use crate::clock;
 use crate::storage::locks::overview as store;
 
 /// Locks by state; a lock may count in several (a held lock with every slot taken is held and
-/// full). `holders`: (lock name, how many hosts hold it) for every lock with holders.
+/// full). `holders`: (lock name, how many hosts hold it) for the locks with the most holders;
+/// `other_holders`: how many hosts hold the other locks, together.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LockOverview {
     pub free: i64,
@@ -14,6 +15,7 @@ pub struct LockOverview {
     pub stale: i64,
     pub disabled: i64,
     pub holders: Vec<(String, i64)>,
+    pub other_holders: i64,
 }
 
 /// A host that asked for a lock recently and was refused (and holds nothing of it now).
@@ -45,19 +47,29 @@ impl LockManager {
             .collect())
     }
 
-    pub async fn overview(&self) -> Result<LockOverview, LockError> {
+    /// The summary, with the holders of at most `most_held` locks named (those with the most
+    /// holders): one series per lock would let a host that creates locks grow every scrape.
+    pub async fn overview(&self, most_held: usize) -> Result<LockOverview, LockError> {
         let mut conn = self.conn().await?;
         let stale_hours = i32::try_from(self.stale_hours).unwrap_or(i32::MAX);
-        let (locks, disabled, held) =
-            store::overview(&mut conn, self.statements(), clock::test_now(), stale_hours).await?;
-        let enabled_held = held.iter().filter(|l| l.enabled).count();
+        let most_held = i64::try_from(most_held).unwrap_or(i64::MAX);
+        let (row, top) = store::overview(
+            &mut conn,
+            self.statements(),
+            clock::test_now(),
+            stale_hours,
+            most_held,
+        )
+        .await?;
+        let named: i64 = top.iter().map(|l| l.holders).sum();
         Ok(LockOverview {
-            free: locks - disabled - i64::try_from(enabled_held).unwrap_or(i64::MAX),
-            held: i64::try_from(held.len()).unwrap_or(i64::MAX),
-            full: i64::try_from(held.iter().filter(|l| l.full).count()).unwrap_or(i64::MAX),
-            stale: i64::try_from(held.iter().filter(|l| l.stale).count()).unwrap_or(i64::MAX),
-            disabled,
-            holders: held.into_iter().map(|l| (l.name, l.holders)).collect(),
+            free: row.locks - row.disabled - row.enabled_held,
+            held: row.held,
+            full: row.full_locks,
+            stale: row.stale,
+            disabled: row.disabled,
+            other_holders: row.holders - named,
+            holders: top.into_iter().map(|l| (l.name, l.holders)).collect(),
         })
     }
 }

@@ -8,13 +8,14 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::locks::name::printable;
 use crate::locks::overview::LockOverview;
 
 /// How long a scrape's view of the locks table is reused.
@@ -27,7 +28,29 @@ struct StateLabel {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LockLabel {
-    lock: String,
+    lock: LabelText,
+}
+
+/// A label value from outside (a lock name, which the plugin's UI or SQL may have written with
+/// any character), escaped by the exposition format's rules: prometheus-client writes label
+/// values as they are, and one `"` or newline would end the value early or break the line, and
+/// with it the whole scrape. Control and formatting characters are shown as `\u{…}` first.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct LabelText(String);
+
+impl EncodeLabelValue for LabelText {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        use std::fmt::Write;
+        for c in printable(&self.0).chars() {
+            match c {
+                '\\' => encoder.write_str("\\\\")?,
+                '"' => encoder.write_str("\\\"")?,
+                '\n' => encoder.write_str("\\n")?,
+                c => encoder.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -84,9 +107,13 @@ pub struct Metrics {
     verifications: Family<ResultLabel, Counter>,
     locks: Family<StateLabel, Gauge>,
     lock_holders: Family<LockLabel, Gauge>,
+    other_lock_holders: Gauge,
     db_connections: Family<StateLabel, Gauge>,
     notifications: Family<StateLabel, Gauge>,
     refreshed: Mutex<Option<Instant>>,
+    /// Held while the gauges are read from the database: concurrent scrapes wait for that one
+    /// read instead of each running the query.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl Default for Metrics {
@@ -105,6 +132,7 @@ impl Metrics {
         let verifications = Family::<ResultLabel, Counter>::default();
         let locks = Family::<StateLabel, Gauge>::default();
         let lock_holders = Family::<LockLabel, Gauge>::default();
+        let other_lock_holders = Gauge::default();
         let db_connections = Family::<StateLabel, Gauge>::default();
         let notifications = Family::<StateLabel, Gauge>::default();
         let build_info = Family::<VersionLabel, Gauge>::default();
@@ -120,8 +148,13 @@ impl Metrics {
         );
         registry.register(
             "foreman_dlm_lock_holders",
-            "Hosts holding each lock that has holders",
+            "Hosts holding each of the locks with the most holders (metrics.lock_series)",
             lock_holders.clone(),
+        );
+        registry.register(
+            "foreman_dlm_lock_holders_other",
+            "Hosts holding the held locks that foreman_dlm_lock_holders leaves out, together",
+            other_lock_holders.clone(),
         );
         registry.register(
             "foreman_dlm_lock_requests",
@@ -165,9 +198,11 @@ impl Metrics {
             verifications,
             locks,
             lock_holders,
+            other_lock_holders,
             db_connections,
             notifications,
             refreshed: Mutex::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -210,6 +245,12 @@ impl Metrics {
             .unwrap_or(true)
     }
 
+    /// The right to refresh the gauges, one scrape at a time; check [`Metrics::gauges_due`]
+    /// again once it is held.
+    pub async fn refresh_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.refreshing.lock().await
+    }
+
     pub fn set_gauges(&self, snapshot: &Snapshot) {
         let counts = &snapshot.locks;
         for (state, value) in [
@@ -224,9 +265,12 @@ impl Metrics {
         self.lock_holders.clear();
         for (lock, holders) in &counts.holders {
             self.lock_holders
-                .get_or_create(&LockLabel { lock: lock.clone() })
+                .get_or_create(&LockLabel {
+                    lock: LabelText(lock.clone()),
+                })
                 .set(*holders);
         }
+        self.other_lock_holders.set(counts.other_holders);
         let as_gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         self.db_connections
             .get_or_create(&StateLabel { state: "in_use" })

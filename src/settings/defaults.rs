@@ -47,6 +47,7 @@ pub(super) fn defaults(
         ("monitoring.ssl_ca_file", "".into()),
         ("monitoring.timeout_seconds", 10.into()),
         ("metrics.listen", "127.0.0.1:9464".into()),
+        ("metrics.lock_series", 100.into()),
         ("notifications.poll_interval_ms", 1000.into()),
         ("notifications.max_retry_interval_seconds", 300.into()),
         ("notifications.max_age_seconds", 86400.into()),

@@ -124,6 +124,9 @@ pub struct ForemanSettings {
 pub struct MetricsSettings {
     /// `address:port`, or empty for no metrics listener.
     pub listen: String,
+    /// Locks with a `foreman_dlm_lock_holders` series of their own (those with the most
+    /// holders); the rest are summed in `foreman_dlm_lock_holders_other`.
+    pub lock_series: usize,
 }
 
 impl MetricsSettings {

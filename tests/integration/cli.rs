@@ -547,3 +547,37 @@ fn status_prints_the_locks_and_stale_exits_1_for_cron() {
     assert_eq!(clean.status.code(), Some(0), "{}", text(&clean));
     assert!(text(&clean).contains("(no locks)"));
 }
+
+/// Names written by others (the plugin's UI, SQL, Foreman's host names) may hold control
+/// characters: `status` shows them escaped, so that they neither move the terminal's cursor nor
+/// break a row, and `--json` keeps them exact (JSON escapes them itself).
+#[test]
+fn status_escapes_control_characters_in_names() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = settings_file(dir.path(), &db, &pki::shared().ca_file);
+    let host = db.add_host("web1.example.com");
+    db.exec(&format!(
+        "UPDATE hosts SET name = E'web1\\x1b]0;owned\\x07' WHERE id = {host};
+         INSERT INTO dlmlocks (name, type, enabled, host_id, created_at, updated_at) VALUES
+             (E'two\\nlines\\x1b[2J', 'ForemanDlm::Dlmlock::Update', true, {host}, now(), now())"
+    ));
+
+    let table = foreman_dlm(&config, &["status"], &[]);
+    let out = String::from_utf8_lossy(&table.stdout).into_owned();
+    assert!(table.status.success(), "{}", text(&table));
+    assert!(
+        !out.chars().any(|c| c.is_control() && c != '\n'),
+        "raw control characters: {out:?}"
+    );
+    assert_eq!(out.lines().count(), 2, "a header and one row: {out}");
+    assert!(
+        out.contains(r"two\u{a}lines\u{1b}[2J") && out.contains(r"web1\u{1b}]0;owned\u{7}"),
+        "{out}"
+    );
+
+    let as_json = foreman_dlm(&config, &["status", "--json"], &[]);
+    let parsed: serde_json::Value = serde_json::from_slice(&as_json.stdout).expect("json");
+    assert_eq!(parsed[0]["name"], "two\nlines\u{1b}[2J");
+    assert_eq!(parsed[0]["holders"][0]["host"], "web1\u{1b}]0;owned\u{7}");
+}

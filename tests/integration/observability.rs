@@ -211,3 +211,96 @@ async fn health_checks_answer_on_both_listeners_and_readiness_follows_the_databa
         actix_web::rt::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Lock names are hostile input: a host named its lock `x",state="disabled`, and the plugin's UI
+/// or SQL may write quotes, backslashes, newlines and control characters. Each stays inside its
+/// label value: promtool parses the exposition, Prometheus keeps the target up and reads each
+/// name back as it was written (control characters as their escapes).
+#[actix_web::test]
+async fn hostile_lock_names_keep_the_exposition_valid() {
+    if !prometheus::available() {
+        return;
+    }
+    let ScrapedApp {
+        app,
+        web1,
+        prometheus,
+        ..
+    } = ScrapedApp::spawn();
+    let (web3, _) = app.host("web3.example.com");
+    for name in ["x%22,state=%22disabled", "a%5C%22b", "c%5Cd"] {
+        let path = format!("/api/dlmlocks/{name}/lock");
+        assert_eq!(app.send("PUT", &path, &web1).await.status, 200, "{name}");
+    }
+    app.db.exec(&format!(
+        "INSERT INTO dlmlocks (name, type, enabled, host_id, created_at, updated_at) VALUES \
+         (E'evil\\nforeman_dlm_locks{{state=\"free\"}} 99', 'ForemanDlm::Dlmlock::Update', \
+          true, {web3}, now(), now()), \
+         (E'bell\\x07 esc\\x1b[2J', 'ForemanDlm::Dlmlock::Update', true, {web3}, now(), now())"
+    ));
+
+    let text = send("GET", &app.server.metrics_url("/metrics"), &[])
+        .await
+        .raw;
+    let mut promtool = std::process::Command::new(prometheus::PROMTOOL)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool");
+    use std::io::Write;
+    promtool
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    let checked = promtool.wait_with_output().expect("promtool ran");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    // promtool reads the classic text format, where the counters' `_total` samples have no
+    // HELP of their own: that lint is all it may say; a parse error fails it.
+    let problems: Vec<&str> = said
+        .lines()
+        .filter(|l| !l.ends_with(" no help text"))
+        .collect();
+    assert!(
+        problems.is_empty() && checked.status.code() != Some(1),
+        "promtool: {said}\n{text}"
+    );
+    let holder_lines = text
+        .lines()
+        .filter(|l| l.starts_with("foreman_dlm_lock_holders{"))
+        .count();
+    assert_eq!(holder_lines, 5, "one line per lock:\n{text}");
+
+    let is_one = |v: f64| (v - 1.0).abs() < f64::EPSILON;
+    prometheus.value(r#"up{job="foreman-dlm"}"#, is_one).await;
+    for name in [
+        r#"x\",state=\"disabled"#,
+        r#"a\\\"b"#,
+        r#"c\\d"#,
+        r#"evil\\u{a}foreman_dlm_locks{state=\"free\"} 99"#,
+        r#"bell\\u{7} esc\\u{1b}[2J"#,
+    ] {
+        prometheus
+            .value(
+                &format!("foreman_dlm_lock_holders{{lock=\"{name}\"}}"),
+                is_one,
+            )
+            .await;
+    }
+    prometheus
+        .value(
+            r#"count(foreman_dlm_lock_holders{state!=""}) or vector(0)"#,
+            |v| v == 0.0,
+        )
+        .await;
+    prometheus
+        .value(r#"foreman_dlm_locks{state="free"}"#, |v| v == 0.0)
+        .await;
+}

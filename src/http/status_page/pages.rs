@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use maud::{html, Markup, DOCTYPE};
 
 use crate::locks::model::{Holder, Lock, LockEvent, Page};
+use crate::locks::name::printable;
 use crate::locks::overview::Waiting;
 
 /// Who is looking, and what they may do.
@@ -123,7 +124,7 @@ fn holder_actions(viewer: &Viewer<'_>, lock: &Lock, holder: &Holder, back: &str)
                 input type="hidden" name="csrf" value=(viewer.csrf);
                 input type="hidden" name="back" value=(back);
                 button type="submit"
-                    aria-label=(format!("Release {} from {}", holder.name, lock.name)) {
+                    aria-label=(format!("Release {} from {}", printable(&holder.name), printable(&lock.name))) {
                     "Release"
                 }
             }
@@ -142,7 +143,7 @@ fn switch(viewer: &Viewer<'_>, lock: &Lock, back: &str) -> Markup {
             form.inline method="post" action=(format!("/dlm/locks/{}/{action}", lock.id)) {
                 input type="hidden" name="csrf" value=(viewer.csrf);
                 input type="hidden" name="back" value=(back);
-                button type="submit" aria-label=(format!("{label} {}", lock.name)) { (label) }
+                button type="submit" aria-label=(format!("{label} {}", printable(&lock.name))) { (label) }
             }
         }
     }
@@ -183,11 +184,11 @@ fn holders(viewer: &Viewer<'_>, lock: &Lock, back: &str) -> Markup {
                 li {
                     @if viewer.stale(holder) {
                         span.stale title="not refreshed for longer than the stale time" {
-                            (holder.name) " — " (duration(holder.acquired_at, viewer.now))
+                            (printable(&holder.name)) " — " (duration(holder.acquired_at, viewer.now))
                             " (stale)"
                         }
                     } @else {
-                        (holder.name) " — " (duration(holder.acquired_at, viewer.now))
+                        (printable(&holder.name)) " — " (duration(holder.acquired_at, viewer.now))
                     }
                     " " (holder_actions(viewer, lock, holder, back))
                 }
@@ -224,7 +225,7 @@ pub fn list(viewer: &Viewer<'_>, locks: &[Lock], waiting: &[Waiting], search: &s
                     @for lock in locks {
                         tr {
                             th scope="row" {
-                                a href=(format!("/dlm/locks/{}", lock.id)) { (lock.name) }
+                                a href=(format!("/dlm/locks/{}", lock.id)) { (printable(&lock.name)) }
                             }
                             td { (state(viewer, lock, "list")) }
                             td { (holders(viewer, lock, "list")) }
@@ -234,7 +235,7 @@ pub fn list(viewer: &Viewer<'_>, locks: &[Lock], waiting: &[Waiting], search: &s
                                 ul.plain {
                                     @for w in waiting.iter().filter(|w| w.lock_id == lock.id) {
                                         li {
-                                            (w.host) " "
+                                            (printable(&w.host)) " "
                                             span.muted {
                                                 "(" (w.reason) ", "
                                                 (duration(w.refused_at, viewer.now)) " ago)"
@@ -260,10 +261,10 @@ pub fn lock(
 ) -> Markup {
     let back = format!("lock:{}", lock.id);
     layout(
-        &lock.name,
+        &printable(&lock.name),
         Some(viewer),
         html! {
-            h2 { "Lock " (lock.name) }
+            h2 { "Lock " (printable(&lock.name)) }
             dl {
                 dt { "State" }
                 dd { (state(viewer, lock, &back)) }
@@ -283,7 +284,7 @@ pub fn lock(
                             tr {
                                 td { (utc(event.created_at)) }
                                 td { (event_label(event.event_type.as_deref())) }
-                                td { (event.host_name.as_deref().unwrap_or("—")) }
+                                td { (printable(event.host_name.as_deref().unwrap_or("—"))) }
                                 td { (event.user_login.as_deref().unwrap_or("—")) }
                             }
                         }

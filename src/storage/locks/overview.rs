@@ -10,42 +10,54 @@ use super::LockStatements;
 use crate::storage::sql::sql;
 use crate::storage::{Conn, StorageError};
 
-/// A lock that has holders.
+/// A lock among the most held, with how many hosts hold it.
 #[derive(Debug, Clone, Deserialize)]
-pub struct HeldLock {
+pub struct MostHeld {
     pub name: String,
-    pub enabled: bool,
     pub holders: i64,
-    pub full: bool,
-    pub stale: bool,
 }
 
-#[derive(QueryableByName)]
-struct Row {
+/// The locks table summed up.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct OverviewRow {
     #[diesel(sql_type = BigInt)]
-    locks: i64,
+    pub locks: i64,
     #[diesel(sql_type = BigInt)]
-    disabled: i64,
+    pub disabled: i64,
+    /// Locks with live holders, and how many of those are enabled.
+    #[diesel(sql_type = BigInt)]
+    pub held: i64,
+    #[diesel(sql_type = BigInt)]
+    pub enabled_held: i64,
+    #[diesel(sql_type = BigInt)]
+    pub full_locks: i64,
+    #[diesel(sql_type = BigInt)]
+    pub stale: i64,
+    /// Live holders over all locks.
+    #[diesel(sql_type = BigInt)]
+    pub holders: i64,
     #[diesel(sql_type = Text)]
-    held: String,
+    top: String,
 }
 
-/// (all locks, disabled locks, the locks with holders).
+/// The summary, and the `most_held` locks with the most holders.
 pub async fn overview(
     conn: &mut Conn,
     statements: &LockStatements,
     clock: Option<NaiveDateTime>,
     stale_hours: i32,
-) -> Result<(i64, i64, Vec<HeldLock>), StorageError> {
-    let row: Row = sql(statements.overview)
+    most_held: i64,
+) -> Result<(OverviewRow, Vec<MostHeld>), StorageError> {
+    let row: OverviewRow = sql(statements.overview)
         .bind(clock)
         .bind(stale_hours)
+        .bind(most_held)
         .get_result(conn)
         .await?;
-    let held: Vec<HeldLock> = serde_json::from_str(&row.held).map_err(|e| {
+    let top: Vec<MostHeld> = serde_json::from_str(&row.top).map_err(|e| {
         StorageError::Query(diesel::result::Error::DeserializationError(Box::new(e)))
     })?;
-    Ok((row.locks, row.disabled, held))
+    Ok((row, top))
 }
 
 /// A host that asked for a lock and was refused, recently.
