@@ -10,6 +10,7 @@ use diesel_async::RunQueryDsl;
 
 use super::{block_on, fail};
 use crate::identity::ClientCertAuthenticator;
+use crate::locks::policy;
 use crate::settings::{redact_database_url, ListenAddr, Settings, Switch};
 use crate::storage::locks::admin as admin_store;
 use crate::storage::notifications as notification_store;
@@ -162,20 +163,14 @@ async fn lock_policies(settings: &Settings, conn: &mut Conn) -> Result<Vec<Strin
          API wins over its pattern",
         patterns.len()
     )];
+    let zones = policy::pattern_time_zones(patterns);
+    let unknown = admin_store::unknown_time_zones(conn, &zones)
+        .await
+        .map_err(|e| format!("cannot check time zones: {e}"))?;
+    if let Some(problem) = policy::unknown_pattern_time_zone(patterns, &unknown) {
+        return Err(format!("{problem}; use an IANA name such as Europe/Berlin"));
+    }
     for pattern in patterns {
-        for window in pattern.windows.iter().flatten() {
-            let known = admin_store::time_zone_exists(conn, &window.time_zone)
-                .await
-                .map_err(|e| format!("cannot check time zones: {e}"))?;
-            if !known {
-                return Err(format!(
-                    "locks.policies (match = {:?}): the database knows no time zone {:?}; use \
-                     an IANA name such as Europe/Berlin",
-                    pattern.pattern.as_str(),
-                    window.time_zone
-                ));
-            }
-        }
         lines.push(format!("  {pattern}"));
     }
     lines.push(

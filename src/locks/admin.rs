@@ -2,7 +2,7 @@
 //! enable/disable), delete, and read the event log. Permission checks happen before these run.
 
 use super::model::{Lock, LockChanges, LockEvent, NewLock, Page, UPDATE_LOCK_TYPE};
-use super::policy::PolicyChanges;
+use super::policy::{self, PolicyChanges, MAX_WINDOWS};
 use super::search::{parse_order, parse_search, ListQuery};
 use super::{LockError, LockManager, LockName, LockRef};
 use crate::clock;
@@ -129,40 +129,35 @@ impl LockManager {
         }
     }
 
-    /// Windows naming a time zone the database does not know (it is the one evaluating them).
+    /// Windows naming a time zone the database does not know (it is the one evaluating them),
+    /// checked in one query whatever the number of windows. Too many windows are refused by
+    /// `PolicyChanges::check` and not looked up.
     async fn unknown_time_zones(
         &self,
         conn: &mut Conn,
         policy: &PolicyChanges,
     ) -> Result<Vec<(&'static str, String)>, LockError> {
-        let mut errors = Vec::new();
-        for window in policy.windows.iter().flatten() {
-            if !admin_store::time_zone_exists(conn, &window.time_zone).await? {
-                errors.push((
-                    "windows",
-                    format!("has an unknown time_zone {:?}", window.time_zone),
-                ));
-            }
+        if policy
+            .windows
+            .as_ref()
+            .is_none_or(|w| w.len() > MAX_WINDOWS)
+        {
+            return Ok(Vec::new());
         }
-        Ok(errors)
+        let unknown = admin_store::unknown_time_zones(conn, &policy.time_zones()).await?;
+        Ok(unknown
+            .into_iter()
+            .map(|zone| ("windows", format!("has an unknown time_zone {zone:?}")))
+            .collect())
     }
 
     /// The `[[locks.policies]]` time zone the database does not know, in words; `None` when
     /// every one is known.
     pub async fn unknown_policy_time_zone(&self) -> Result<Option<String>, LockError> {
         let mut conn = self.conn().await?;
-        for pattern in &self.patterns {
-            for window in pattern.windows.iter().flatten() {
-                if !admin_store::time_zone_exists(&mut conn, &window.time_zone).await? {
-                    return Ok(Some(format!(
-                        "locks.policies (match = {:?}): the database knows no time zone {:?}",
-                        pattern.pattern.as_str(),
-                        window.time_zone
-                    )));
-                }
-            }
-        }
-        Ok(None)
+        let zones = policy::pattern_time_zones(&self.patterns);
+        let unknown = admin_store::unknown_time_zones(&mut conn, &zones).await?;
+        Ok(policy::unknown_pattern_time_zone(&self.patterns, &unknown))
     }
 
     /// An admin's edit; `host_id: Some(None)` is a force release. Events carry `acting_user`.

@@ -10,6 +10,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// Windows one lock (or one settings pattern) may have: more say nothing a site needs, and each
+/// costs the acquire statement time.
+pub const MAX_WINDOWS: usize = 50;
+
 /// A day a window may open on, as `days` names it.
 pub const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
@@ -177,7 +181,18 @@ impl PolicyChanges {
         if self.lease_seconds.flatten().is_some_and(|n| n < 1) {
             errors.push(("lease_seconds", "must be greater than or equal to 1".into()));
         }
+        if self.windows.as_ref().is_some_and(|w| w.len() > MAX_WINDOWS) {
+            errors.push((
+                "windows",
+                format!("has too many entries (maximum is {MAX_WINDOWS})"),
+            ));
+        }
         errors
+    }
+
+    /// The distinct time zones the windows name, for one check against the database.
+    pub fn time_zones(&self) -> Vec<String> {
+        distinct_zones(self.windows.iter().flatten())
     }
 }
 
@@ -213,8 +228,38 @@ impl PolicyPattern {
         if self.lease_seconds.is_some_and(|n| !in_range(n)) {
             return Err(out_of_range("lease_seconds"));
         }
+        if self.windows.as_ref().is_some_and(|w| w.len() > MAX_WINDOWS) {
+            return Err(PolicyError(format!(
+                "locks.policies (match = {:?}): at most {MAX_WINDOWS} windows",
+                self.pattern.as_str()
+            )));
+        }
         Ok(())
     }
+}
+
+/// The distinct time zones the patterns' windows name, for one check against the database.
+pub fn pattern_time_zones(patterns: &[PolicyPattern]) -> Vec<String> {
+    distinct_zones(patterns.iter().flat_map(|p| p.windows.iter().flatten()))
+}
+
+fn distinct_zones<'a>(windows: impl Iterator<Item = &'a Window>) -> Vec<String> {
+    let mut zones: Vec<String> = windows.map(|w| w.time_zone.clone()).collect();
+    zones.sort();
+    zones.dedup();
+    zones
+}
+
+/// In words, the first of `unknown` zones and the pattern that names it; `None` when none is.
+pub fn unknown_pattern_time_zone(patterns: &[PolicyPattern], unknown: &[String]) -> Option<String> {
+    let zone = unknown.first()?;
+    let pattern = patterns
+        .iter()
+        .find(|p| p.windows.iter().flatten().any(|w| &w.time_zone == zone))
+        .map_or("?", |p| p.pattern.as_str());
+    Some(format!(
+        "locks.policies (match = {pattern:?}): the database knows no time zone {zone:?}"
+    ))
 }
 
 impl fmt::Display for PolicyPattern {

@@ -198,3 +198,121 @@ async fn windows_follow_daylight_saving_changes() {
         (412, json!("outside_window"), json!("2026-10-26T00:00:00Z"))
     );
 }
+
+const SUNDAY_NIGHT: &str = r#"
+[[locks.policies]]
+match = "gap-*"
+windows = [{ days = ["sun"], start = "02:00", end = "02:59", time_zone = "Europe/Berlin" }]
+
+[[locks.policies]]
+match = "late-*"
+windows = [{ days = ["sun"], start = "02:30", end = "04:00", time_zone = "Europe/Berlin" }]
+"#;
+
+/// `next_window_at` is the first instant a window is really open. On 28 March 2027 Berlin skips
+/// from 02:00 to 03:00 local (01:00 UTC): a window of 02:00–02:59 does not open that Sunday at
+/// all, and one of 02:30–04:00 opens when the clock jumps to 03:00. On 31 October 2027 02:00–02:59
+/// happens twice, and the window first opens at the first 02:00 (00:00 UTC).
+#[actix_web::test]
+async fn next_window_at_is_never_inside_a_daylight_saving_gap() {
+    let site = Clocked::new(SUNDAY_NIGHT);
+    // Saturday 27 March 2027, 12:00 UTC.
+    let saturday = "2027-03-27T12:00:00Z";
+    assert_eq!(
+        verdict(&site.at(saturday).put(0, "gap-a").await),
+        (412, json!("outside_window"), json!("2027-04-04T00:00:00Z")),
+        "not 2027-03-28T01:00:00Z, when the window is over"
+    );
+    assert_eq!(
+        verdict(&site.at(saturday).put(0, "late-a").await),
+        (412, json!("outside_window"), json!("2027-03-28T01:00:00Z")),
+        "the window opens as the clock jumps to 03:00, not at 01:30 UTC"
+    );
+    assert_eq!(
+        site.at("2027-03-28T01:00:00Z")
+            .put(0, "late-a")
+            .await
+            .status,
+        200,
+        "and is open then"
+    );
+    assert_eq!(
+        site.at("2027-03-28T01:00:00Z").put(0, "gap-a").await.status,
+        412,
+        "the gap window is not"
+    );
+    assert_eq!(
+        verdict(&site.at("2027-10-30T12:00:00Z").put(0, "gap-a").await),
+        (412, json!("outside_window"), json!("2027-10-31T00:00:00Z")),
+        "in the overlap, the first 02:00"
+    );
+    assert_eq!(
+        site.at("2027-10-31T00:00:00Z").put(0, "gap-a").await.status,
+        200
+    );
+}
+
+/// 900 windows on one lock took 17 s to check, one time-zone query each: more than 50 are
+/// refused with 422 before any is looked up, and 50 in many zones are checked in one query.
+#[actix_web::test]
+async fn windows_are_capped_and_their_zones_checked_at_once() {
+    let app = TestApp::spawn();
+    let admin = app
+        .db
+        .add_user("admin", "pw", crate::common::users::Scheme::Bcrypt);
+    app.db.make_admin(admin);
+    let auth = [crate::common::users::basic("admin", "pw")];
+    let zones = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC"];
+    let windows = |n: usize| -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({"start": "01:00", "end": "02:00", "time_zone": zones[i % 4]}))
+            .collect()
+    };
+    let too_many = app
+        .send_json(
+            "POST",
+            "/api/dlmlocks",
+            &auth,
+            Some(json!({"dlmlock": {"name": "many", "windows": windows(900)}})),
+        )
+        .await;
+    assert_eq!(too_many.status, 422, "{}", too_many.body);
+    assert!(
+        too_many.body["error"]["errors"]["windows"][0]
+            .as_str()
+            .is_some_and(|m| m.contains("maximum is 50")),
+        "{}",
+        too_many.body
+    );
+    assert_eq!(app.db.scalar("SELECT count(*) FROM dlmlocks"), json!(0));
+
+    let mut fifty = windows(49);
+    fifty.push(json!({"start": "01:00", "end": "02:00", "time_zone": "Mars/Olympus"}));
+    let unknown = app
+        .send_json(
+            "POST",
+            "/api/dlmlocks",
+            &auth,
+            Some(json!({"dlmlock": {"name": "fifty", "windows": fifty}})),
+        )
+        .await;
+    assert_eq!(unknown.status, 422, "{}", unknown.body);
+    assert_eq!(
+        unknown.body["error"]["errors"]["windows"],
+        json!(["has an unknown time_zone \"Mars/Olympus\""])
+    );
+    let created = app
+        .send_json(
+            "POST",
+            "/api/dlmlocks",
+            &auth,
+            Some(json!({"dlmlock": {"name": "fifty", "windows": windows(50)}})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(
+        app.db
+            .scalar("SELECT jsonb_array_length(windows) FROM foreman_dlm_lock_policies"),
+        json!(50)
+    );
+}

@@ -239,18 +239,25 @@ pub async fn destroy(conn: &mut Conn, lock_id: i32) -> Result<bool, StorageError
 }
 
 #[derive(QueryableByName)]
-struct Known {
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    known: bool,
+struct Zone {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    zone: String,
 }
 
-/// Whether the database knows a time zone by this name: the database evaluates windows, so its
-/// zone list is the one that counts.
-pub async fn time_zone_exists(conn: &mut Conn, name: &str) -> Result<bool, StorageError> {
-    let row: Known =
-        sql("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1) AS known")
-            .bind(name)
-            .get_result(conn)
-            .await?;
-    Ok(row.known)
+/// Which of these time zone names the database does not know: the database evaluates windows, so
+/// its zone list is the one that counts. One query: `pg_timezone_names` reads the whole zone
+/// directory each time it is scanned.
+pub async fn unknown_time_zones(
+    conn: &mut Conn,
+    names: &[String],
+) -> Result<Vec<String>, StorageError> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Zone> = sql("SELECT z AS zone FROM unnest($1::text[]) z \
+          WHERE NOT EXISTS (SELECT 1 FROM pg_timezone_names t WHERE t.name = z) ORDER BY z")
+    .bind(names)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.zone).collect())
 }
