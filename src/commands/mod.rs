@@ -11,7 +11,8 @@ use std::process::ExitCode;
 use crate::http;
 use crate::services::Services;
 use crate::settings::Settings;
-use crate::storage::{locks::events, migrations, Conn, Database};
+use crate::storage::notifications as outbox;
+use crate::storage::{batches, locks::events, migrations, Conn, Database};
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
@@ -123,42 +124,57 @@ pub struct ExpireArgs {
     pub sleep_seconds: f64,
 }
 
+/// Deletes old lock events, then the outbox rows past their retention (the service does the
+/// latter hourly too; running both is safe).
 pub fn expire_events(config: Option<&Path>, args: &ExpireArgs) -> ExitCode {
     if !(0.0..=3600.0).contains(&args.sleep_seconds) {
         return fail("--sleep must be between 0 and 3600 seconds");
     }
-    let url = match Settings::load(config).and_then(|s| s.database_url()) {
+    let settings = match Settings::load(config) {
+        Ok(settings) => settings,
+        Err(e) => return fail(e),
+    };
+    let url = match settings.database_url() {
         Ok(url) => url,
         Err(e) => return fail(e),
     };
+    let pause = std::time::Duration::from_secs_f64(args.sleep_seconds);
+    let retention = &settings.notifications;
     block_on(async {
         let mut conn = match connect_once(&url).await {
             Ok(conn) => conn,
             Err(e) => return fail(e),
         };
         let started = std::time::Instant::now();
-        let (mut total, mut batches) = (0usize, 0usize);
-        loop {
-            let deleted = match events::expire(&mut conn, args.days, args.batch_size).await {
-                Ok(n) => n,
-                Err(e) => {
-                    return fail(format!(
-                        "expiring events failed after {total} deletions: {e}"
-                    ))
-                }
-            };
-            total += deleted;
-            batches += 1;
-            if (deleted as i64) < args.batch_size {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_secs_f64(args.sleep_seconds)).await;
-        }
+        let expired = async {
+            let cutoff = batches::days_ago(&mut conn, args.days).await?;
+            batches::delete_all(
+                &mut conn,
+                events::EXPIRE_SQL,
+                cutoff,
+                args.batch_size,
+                pause,
+            )
+            .await
+        };
+        let (total, batches) = match expired.await {
+            Ok(done) => done,
+            Err(e) => return fail(format!("expiring events failed: {e}")),
+        };
         println!(
             "removed {total} lock event(s) older than {} day(s) in {batches} batch(es), {:.1}s",
             args.days,
             started.elapsed().as_secs_f64()
         );
+        let keep = (retention.keep_delivered_days, retention.keep_failed_days);
+        match outbox::prune(&mut conn, keep.0, keep.1, args.batch_size, pause).await {
+            Ok(pruned) => println!(
+                "removed {pruned} notification(s) delivered more than {} day(s) or failed more \
+                 than {} day(s) ago",
+                keep.0, keep.1
+            ),
+            Err(e) => return fail(format!("pruning the notifications failed: {e}")),
+        }
         ExitCode::SUCCESS
     })
 }

@@ -266,10 +266,4 @@ impl LockManager {
         let page = event_store::page(&mut conn, found.id, newest_first, per_page, offset).await?;
         Ok(Listed { page, per_page })
     }
-
-    /// Deletes one batch of events older than `days`; how many it deleted.
-    pub async fn expire_events(&self, days: u32, batch: i64) -> Result<usize, LockError> {
-        let mut conn = self.conn().await?;
-        Ok(event_store::expire(&mut conn, days, batch).await?)
-    }
 }

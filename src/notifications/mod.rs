@@ -3,10 +3,12 @@
 //!
 //! The database writes the notifications, in the transaction of the lock change (the outbox, see
 //! `storage::notifications`); this worker delivers them. It never runs on a request's path: a
-//! receiver that is down or slow changes no lock answer. Each row is claimed by one worker of an
-//! HA pair at a time, each host's notifications go out in order per destination, failures are
-//! retried with exponential backoff, and a notification too old to matter is kept, marked failed,
-//! and logged. Delivery is at least once: every notification carries a unique id.
+//! receiver that is down or slow changes no lock answer. Each destination has a delivery loop of
+//! its own, so a receiver that hangs delays only its own notifications. Each row is claimed by
+//! one worker of an HA pair at a time, each host's notifications go out in order per destination,
+//! failures are retried with exponential backoff, and a notification too old to matter is kept,
+//! marked failed, and logged. Delivery is at least once: every notification carries a unique id.
+//! Delivered and failed rows are deleted after their retention.
 
 mod host_status;
 mod monitoring;
@@ -27,8 +29,13 @@ pub use webhooks::{payload, signature, SIGNATURE_HEADER};
 const MONITORING_EVENTS: [&str; 4] = ["acquire", "release", "expire", "force_release"];
 const HOST_STATUS_EVENTS: [&str; 5] = ["acquire", "release", "expire", "force_release", "stale"];
 
-/// Notifications claimed per round; each is for a different destination or host.
+/// Notifications claimed per round of a destination; each is for a different host.
 const BATCH: i64 = 32;
+
+/// How often delivered and failed notifications past their retention are deleted, and how many
+/// a statement.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+const PRUNE_BATCH: i64 = 1000;
 
 /// What one attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +62,8 @@ pub struct Notifier {
     poll: Duration,
     max_retry_seconds: u64,
     max_age_seconds: u64,
+    keep_delivered_days: u32,
+    keep_failed_days: u32,
     /// True once the destinations table matches the settings; see [`Notifier::set_up`].
     set_up: Arc<tokio::sync::watch::Sender<bool>>,
 }
@@ -79,6 +88,8 @@ impl Notifier {
             poll: Duration::from_millis(settings.notifications.poll_interval_ms),
             max_retry_seconds: settings.notifications.max_retry_interval_seconds,
             max_age_seconds: settings.notifications.max_age_seconds,
+            keep_delivered_days: settings.notifications.keep_delivered_days,
+            keep_failed_days: settings.notifications.keep_failed_days,
             set_up: Arc::new(tokio::sync::watch::channel(false).0),
         }
     }
@@ -131,7 +142,15 @@ impl Notifier {
             .map(|(name, destination)| (name.clone(), destination.events()))
             .collect();
         let mut conn = self.db.conn().await?;
-        store::set_destinations(&mut conn, &table).await?;
+        let orphaned = store::set_destinations(&mut conn, &table).await?;
+        for gone in orphaned {
+            log::error!(
+                "notifications: {} undelivered notification(s) for {} marked failed: {}",
+                gone.notifications,
+                gone.destination,
+                store::NO_LONGER_A_DESTINATION
+            );
+        }
         for (name, destination) in &destinations {
             log::info!(
                 "notifications: {} gets {}",
@@ -142,14 +161,15 @@ impl Notifier {
         Ok(destinations)
     }
 
-    /// Delivers for as long as the service runs. Errors are logged and retried on the next
-    /// round: a database that is away now is probably back then.
+    /// Delivers for as long as the service runs: one loop per destination, and the stale check
+    /// and the pruning beside them. Errors are logged and retried on the next round: a database
+    /// that is away now is probably back then.
     pub async fn run_forever(self) {
         let destinations = loop {
             match self.destinations().await {
                 Ok(destinations) => {
                     self.set_up.send_replace(true);
-                    break Rc::new(destinations);
+                    break destinations;
                 }
                 Err(e) => {
                     log::warn!("notifications: cannot set up the destinations yet: {e}");
@@ -159,21 +179,59 @@ impl Notifier {
         };
         if destinations.is_empty() {
             log::info!("notifications: no destination is configured");
-            return;
         }
-        let names: Vec<String> = destinations.iter().map(|(name, _)| name.clone()).collect();
-        let mut stale_checked: Option<Instant> = None;
+        let check_stale = !destinations.is_empty();
+        let notifier = Rc::new(self);
+        for (name, destination) in destinations {
+            let notifier = notifier.clone();
+            actix_web::rt::spawn(async move { notifier.deliver_forever(name, destination).await });
+        }
+        notifier.housekeeping_forever(check_stale).await;
+    }
+
+    /// One destination's loop: claim, deliver, record, and again at once while there was work.
+    async fn deliver_forever(&self, name: String, destination: Destination) {
         loop {
-            if stale_checked.is_none_or(|at| at.elapsed() >= self.stale_check) {
-                stale_checked = Some(Instant::now());
-                self.report_stale().await;
-            }
-            match self.round(&destinations, &names).await {
+            match self.round(&name, &destination).await {
                 Ok(claimed) if claimed > 0 => continue,
                 Ok(_) => {}
-                Err(e) => log::warn!("notifications: {e}"),
+                Err(e) => log::warn!("notifications to {}: {e}", destination.label(&name)),
             }
             actix_web::rt::time::sleep(self.poll).await;
+        }
+    }
+
+    /// The stale check (only where there is someone to tell) and the pruning.
+    async fn housekeeping_forever(&self, check_stale: bool) {
+        let mut pruned: Option<Instant> = None;
+        loop {
+            if check_stale {
+                self.report_stale().await;
+            }
+            if pruned.is_none_or(|at| at.elapsed() >= PRUNE_INTERVAL) {
+                pruned = Some(Instant::now());
+                self.prune().await;
+            }
+            actix_web::rt::time::sleep(self.stale_check).await;
+        }
+    }
+
+    async fn prune(&self) {
+        let pruned = async {
+            let mut conn = self.db.conn().await?;
+            store::prune(
+                &mut conn,
+                self.keep_delivered_days,
+                self.keep_failed_days,
+                PRUNE_BATCH,
+                Duration::from_millis(50),
+            )
+            .await
+        };
+        match pruned.await {
+            Ok(0) => {}
+            Ok(n) => log::info!("notifications: deleted {n} past their retention"),
+            Err(e) => log::warn!("notifications: pruning skipped: {e}"),
         }
     }
 
@@ -192,33 +250,22 @@ impl Notifier {
         }
     }
 
-    /// One claim and its deliveries; how many were claimed.
-    async fn round(
-        &self,
-        destinations: &[(String, Destination)],
-        names: &[String],
-    ) -> Result<usize, StorageError> {
+    /// One claim of `name`'s notifications and their deliveries; how many were claimed.
+    async fn round(&self, name: &str, destination: &Destination) -> Result<usize, StorageError> {
         let claim_seconds = i32::try_from(self.claim_seconds()).unwrap_or(i32::MAX);
         let rows = {
             let mut conn = self.db.conn().await?;
-            store::claim(&mut conn, names, BATCH, claim_seconds).await?
+            store::claim(&mut conn, &[name.to_string()], BATCH, claim_seconds).await?
         };
         let attempts = rows.iter().map(|row| async move {
-            let outcome = match destinations
-                .iter()
-                .find(|(name, _)| *name == row.destination)
-            {
-                Some((_, destination)) => {
-                    destination.deliver(&self.db, row, self.stale_hours).await
-                }
-                None => Delivery::Retry("no longer a destination here".into()),
-            };
+            let outcome = destination.deliver(&self.db, row, self.stale_hours).await;
             (row, outcome)
         });
         let outcomes = futures_util::future::join_all(attempts).await;
         let mut conn = self.db.conn().await?;
+        let label = destination.label(name);
         for (row, outcome) in outcomes {
-            self.record(&mut conn, destinations, row, outcome).await?;
+            self.record(&mut conn, &label, row, outcome).await?;
         }
         Ok(rows.len())
     }
@@ -226,14 +273,10 @@ impl Notifier {
     async fn record(
         &self,
         conn: &mut crate::storage::Conn,
-        destinations: &[(String, Destination)],
+        label: &str,
         row: &NotificationRow,
         outcome: Delivery,
     ) -> Result<(), StorageError> {
-        let label = destinations
-            .iter()
-            .find(|(name, _)| *name == row.destination)
-            .map_or_else(|| row.destination.clone(), |(name, d)| d.label(name));
         let (error, permanent) = match outcome {
             Delivery::Done => {
                 log::debug!(

@@ -51,6 +51,8 @@ pub(super) fn defaults(
         ("notifications.poll_interval_ms", 1000.into()),
         ("notifications.max_retry_interval_seconds", 300.into()),
         ("notifications.max_age_seconds", 86400.into()),
+        ("notifications.keep_delivered_days", 7.into()),
+        ("notifications.keep_failed_days", 30.into()),
     ];
     let mut builder = Config::builder();
     for (key, value) in entries {

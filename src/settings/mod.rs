@@ -249,6 +249,8 @@ impl Settings {
             || self.notifications.poll_interval_ms == 0
             || self.notifications.max_retry_interval_seconds == 0
             || self.notifications.max_age_seconds == 0
+            || self.notifications.keep_delivered_days == 0
+            || self.notifications.keep_failed_days == 0
         {
             return invalid(
                 "monitoring.downtime_minutes, monitoring.timeout_seconds and the notifications.* \

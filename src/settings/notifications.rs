@@ -47,6 +47,11 @@ pub struct NotificationSettings {
     pub max_retry_interval_seconds: u64,
     /// A notification still undelivered this long after its lock change is marked failed.
     pub max_age_seconds: u64,
+    /// Delivered notifications are deleted this many days after their delivery.
+    pub keep_delivered_days: u32,
+    /// Failed notifications are deleted this many days after they failed: longer, so that an
+    /// admin can still read why.
+    pub keep_failed_days: u32,
 }
 
 /// One webhook receiver.

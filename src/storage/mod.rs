@@ -4,6 +4,7 @@
 //! waiting for PostgreSQL costs a parked future, not a thread. Only the layers below `http` use
 //! this module; they turn [`StorageError`] into their own errors.
 
+pub mod batches;
 pub mod blocking;
 pub mod catalog;
 pub mod connect;

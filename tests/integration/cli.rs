@@ -319,7 +319,13 @@ fn expire_events_deletes_exactly_the_old_rows_in_batches() {
            FROM generate_series(1, 2500) i;
          INSERT INTO dlmlock_events (dlmlock_id, event_type, created_at, updated_at)
          SELECT 2, 'release', now() AT TIME ZONE 'UTC' - make_interval(days => 6, hours => i % 20), now()
-           FROM generate_series(1, 120) i;",
+           FROM generate_series(1, 120) i;
+         INSERT INTO foreman_dlm_notifications (destination, event, occurred_at, next_attempt_at,
+                                                delivered_at, failed_at)
+         SELECT 'host_status', 'acquire', now(), now(),
+                CASE WHEN i % 2 = 0 THEN now() AT TIME ZONE 'UTC' - make_interval(days => 6 + i % 4) END,
+                CASE WHEN i % 2 = 1 THEN now() AT TIME ZONE 'UTC' - make_interval(days => 28 + i % 4) END
+           FROM generate_series(1, 40) i;",
     );
 
     let output = foreman_dlm(
@@ -343,6 +349,19 @@ fn expire_events_deletes_exactly_the_old_rows_in_batches() {
         text(&output).contains("removed 2500 lock event(s) older than 7 day(s) in 3 batch(es)"),
         "{}",
         text(&output)
+    );
+    // Delivered 6 or 8 days ago (kept 7 days): the 10 of 8 days go; failed 29 or 31 days ago
+    // (kept 30): the 10 of 31 days go.
+    assert!(
+        text(&output).contains(
+            "removed 20 notification(s) delivered more than 7 day(s) or failed more than 30 day(s) ago"
+        ),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM foreman_dlm_notifications"),
+        serde_json::json!(20)
     );
     assert_eq!(
         db.rows("SELECT dlmlock_id, count(*) AS n FROM dlmlock_events GROUP BY 1"),

@@ -501,3 +501,195 @@ async fn a_receiver_that_refuses_for_good_gets_it_marked_failed_and_logged() {
     assert!(log.contains("failed for good after 1 attempt(s)"), "{log}");
     assert!(!log.contains(SECRET), "the secret is never logged");
 }
+
+/// Each destination has its own delivery loop: a receiver that accepts the connection and never
+/// answers (timeout 30 s) delays none of the healthy receiver's notifications. Before, one round
+/// waited for every delivery of the batch, and the healthy receiver got one notification per
+/// host per 30 s.
+#[actix_web::test]
+async fn a_hanging_receiver_does_not_delay_the_others() {
+    let hanging = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let hanging_url = format!(
+        "http://127.0.0.1:{}/hook",
+        hanging.local_addr().expect("address").port()
+    );
+    let healthy = Receiver::webhook(0);
+    let app = TestApp::spawn_with(|o| {
+        o.extra_toml = format!(
+            "{FAST}{}{}",
+            webhook_toml(&hanging_url, &["acquire", "release"])
+                .replace("timeout_seconds = 2", "timeout_seconds = 30"),
+            webhook_toml(&healthy.url(), &["acquire", "release"])
+        );
+    });
+    let hosts = nodes(&app.db, 3);
+    let started = std::time::Instant::now();
+    for round in 0..4 {
+        for (_, headers) in &hosts {
+            cycle(&app.server, &format!("cluster-{round}"), headers).await;
+        }
+    }
+    let received = healthy.wait_for(20, |r| r.len() >= 24);
+    assert_eq!(
+        received.len(),
+        24,
+        "every notification reached the healthy receiver"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the healthy receiver did not wait for the hanging one's 30 s timeouts"
+    );
+    for events in per_host(&received).values() {
+        assert_eq!(events.len(), 8);
+        assert!(
+            events.chunks(2).all(|pair| pair
+                == [
+                    "dlmlock_acquired.event.foreman",
+                    "dlmlock_released.event.foreman"
+                ]),
+            "in order per host: {events:?}"
+        );
+    }
+    assert_eq!(
+        app.db.scalar(
+            "SELECT count(*) FROM foreman_dlm_notifications \
+              WHERE destination NOT IN (SELECT name FROM foreman_dlm_destinations)"
+        ),
+        json!(0)
+    );
+    drop(hanging);
+}
+
+/// Delivered rows go after `keep_delivered_days`, failed ones after `keep_failed_days`; pending
+/// rows stay whatever their age. The service prunes when it starts and hourly after that.
+#[actix_web::test]
+async fn delivered_and_failed_rows_are_pruned_after_their_retention() {
+    let db = TestDb::new();
+    let row = |label: &str, delivered_days: Option<i32>, failed_days: Option<i32>| {
+        let ago = |days: Option<i32>| {
+            days.map_or("NULL".to_string(), |d| {
+                format!("now() AT TIME ZONE 'UTC' - interval '{d} days'")
+            })
+        };
+        format!(
+            "('host_status', 'acquire', '{label}', now() AT TIME ZONE 'UTC' - interval '60 days', \
+              now() AT TIME ZONE 'UTC', {}, {})",
+            ago(delivered_days),
+            ago(failed_days)
+        )
+    };
+    let rows = [
+        row("delivered-8d", Some(8), None),
+        row("delivered-6d", Some(6), None),
+        row("failed-31d", None, Some(31)),
+        row("failed-29d", None, Some(29)),
+        row("pending-60d", None, None),
+    ];
+    db.exec(&format!(
+        "INSERT INTO foreman_dlm_notifications (destination, event, lock_name, occurred_at, \
+         next_attempt_at, delivered_at, failed_at) VALUES {}; \
+         INSERT INTO foreman_dlm_notifications (destination, event, lock_name, occurred_at, \
+         next_attempt_at, delivered_at) \
+         SELECT 'host_status', 'release', 'bulk', now(), now(), \
+                now() AT TIME ZONE 'UTC' - interval '10 days' + make_interval(secs => i) \
+           FROM generate_series(1, 2500) i",
+        rows.join(", ")
+    ));
+    let mut options = ServerOptions::for_db(&db);
+    options.extra_toml =
+        "\n[notifications]\nkeep_delivered_days = 7\nkeep_failed_days = 30\n".into();
+    let server = Server::spawn(&options);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let left = loop {
+        let left = db.rows("SELECT lock_name FROM foreman_dlm_notifications ORDER BY lock_name");
+        if left.as_array().map_or(0, Vec::len) == 3 || std::time::Instant::now() > deadline {
+            break left;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        left,
+        json!([
+            {"lock_name": "delivered-6d"},
+            {"lock_name": "failed-29d"},
+            {"lock_name": "pending-60d"}
+        ]),
+        "{}",
+        server.logs()
+    );
+    assert!(
+        server.logs().contains("deleted 2502 past their retention"),
+        "{}",
+        server.logs()
+    );
+}
+
+/// A destination removed from (or renamed in) the settings leaves undelivered rows that nobody
+/// would ever claim: at the next start they are marked failed with the reason, one log line per
+/// destination, and the failed gauge counts them.
+#[actix_web::test]
+async fn rows_of_a_removed_destination_are_failed_and_logged() {
+    let gone = Receiver::webhook(0);
+    gone.answer(503);
+    let kept = Receiver::webhook(0);
+    let db = TestDb::new();
+    let mut options = ServerOptions::for_db(&db);
+    options.extra_toml = format!(
+        "{FAST}{}{}",
+        webhook_toml(&gone.url(), &["acquire", "release"]),
+        webhook_toml(&kept.url(), &["acquire", "release"])
+    );
+    let mut server = Server::spawn(&options);
+    let hosts = nodes(&db, 2);
+    for (_, headers) in &hosts {
+        cycle(&server, "patch", headers).await;
+    }
+    assert_eq!(kept.wait_for(20, |r| r.len() >= 4).len(), 4);
+    server.kill();
+    let pending = "SELECT count(*) FROM foreman_dlm_notifications \
+                   WHERE delivered_at IS NULL AND failed_at IS NULL";
+    assert_eq!(
+        db.scalar(pending),
+        json!(4),
+        "the receiver that is down has 4 waiting"
+    );
+
+    options.extra_toml = format!(
+        "{FAST}{}",
+        webhook_toml(&kept.url(), &["acquire", "release"])
+    );
+    let restarted = Server::spawn(&options);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while db.scalar(pending) != json!(0) {
+        assert!(std::time::Instant::now() < deadline, "{}", restarted.logs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        db.rows(
+            "SELECT count(*) AS n, min(last_error) AS error FROM foreman_dlm_notifications \
+              WHERE failed_at IS NOT NULL"
+        ),
+        json!([{"n": 4, "error": "its destination is no longer in the settings (removed or renamed)"}])
+    );
+    let logs = restarted.logs();
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("marked failed"))
+        .collect();
+    assert_eq!(lines.len(), 1, "one line per destination:\n{logs}");
+    assert!(
+        lines[0].contains("4 undelivered notification(s) for webhook:"),
+        "{logs}"
+    );
+    let metrics = send("GET", &restarted.metrics_url("/metrics"), &[])
+        .await
+        .raw;
+    assert!(
+        metrics.contains("foreman_dlm_notifications{state=\"failed\"} 4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("foreman_dlm_notifications{state=\"pending\"} 0"),
+        "{metrics}"
+    );
+}

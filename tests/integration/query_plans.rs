@@ -218,11 +218,22 @@ async fn statements_never_scan_hosts_or_locks() {
         "the event log query",
     );
     assert!(events_plan.contains("hosts_pkey"), "{events_plan}");
-    let expiry_plan = explain(&mut conn, &sql(EXPIRE_SQL).bind(7).bind(1000_i64))
-        .await
-        .expect("explain");
+    // A batch after the first starts from where the previous one stopped.
+    let after: Option<chrono::NaiveDateTime> =
+        chrono::DateTime::from_timestamp(1_700_000_000, 0).map(|t| t.naive_utc());
+    let expiry_plan = explain(
+        &mut conn,
+        &sql(EXPIRE_SQL)
+            .bind(after)
+            .bind(after)
+            .bind(Some(42_i64))
+            .bind(1000_i64),
+    )
+    .await
+    .expect("explain");
     assert!(
         expiry_plan.contains("index_dlmlock_events_on_created_at")
+            && expiry_plan.contains("created_at >= ")
             && !expiry_plan.contains("Seq Scan"),
         "expiry batches use the created_at index and the primary key, never a table scan:\n{expiry_plan}"
     );

@@ -91,16 +91,5 @@ pub async fn page(
     })
 }
 
-/// The statement that deletes one batch of old events ($1 = days, $2 = batch size).
+/// One batch of an expiry run, for `storage::batches` (the index on `created_at`).
 pub const EXPIRE_SQL: &str = include_str!("sql/expire_events.sql");
-
-/// Deletes up to `batch` events created before `days` days ago; returns how many it deleted.
-/// Small batches keep each transaction (and its row locks) short on a busy table.
-pub async fn expire(conn: &mut Conn, days: u32, batch: i64) -> Result<usize, StorageError> {
-    sql(EXPIRE_SQL)
-        .bind(i32::try_from(days).unwrap_or(i32::MAX))
-        .bind(batch)
-        .execute(conn)
-        .await
-        .map_err(StorageError::from)
-}

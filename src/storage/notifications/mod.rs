@@ -9,7 +9,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamp};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
-use super::sql::sql;
+use super::batches::{self, days_ago};
+use super::sql::{fill, sql};
 use super::{Conn, StorageError};
 
 /// A notification claimed for delivery.
@@ -41,17 +42,44 @@ pub struct NotificationRow {
     pub attempts: i32,
 }
 
+#[derive(QueryableByName)]
+pub struct Orphaned {
+    #[diesel(sql_type = Text)]
+    pub destination: String,
+    #[diesel(sql_type = BigInt)]
+    pub notifications: i64,
+}
+
+/// Why the notifications of a destination that left the settings were given up.
+pub const NO_LONGER_A_DESTINATION: &str =
+    "its destination is no longer in the settings (removed or renamed)";
+
 /// Makes the destinations table say exactly `destinations` (name, events), in one transaction.
+/// The undelivered notifications of any other destination (one removed or renamed in the
+/// settings) would wait forever: they are marked failed, and returned by destination.
 pub async fn set_destinations(
     conn: &mut Conn,
     destinations: &[(String, Vec<String>)],
-) -> Result<(), StorageError> {
+) -> Result<Vec<Orphaned>, StorageError> {
     let names: Vec<String> = destinations.iter().map(|(name, _)| name.clone()).collect();
     conn.transaction::<_, StorageError, _>(async |conn| {
         sql("DELETE FROM foreman_dlm_destinations WHERE NOT (name = ANY ($1))")
             .bind(names.as_slice())
             .execute(conn)
             .await?;
+        let orphaned: Vec<Orphaned> = sql("WITH failed AS ( \
+                 UPDATE foreman_dlm_notifications \
+                    SET failed_at = now() AT TIME ZONE 'UTC', claimed_until = NULL, \
+                        last_error = $2 \
+                  WHERE delivered_at IS NULL AND failed_at IS NULL \
+                    AND NOT (destination = ANY ($1)) \
+              RETURNING destination) \
+             SELECT destination, count(*) AS notifications FROM failed \
+              GROUP BY destination ORDER BY destination")
+        .bind(names.as_slice())
+        .bind(NO_LONGER_A_DESTINATION)
+        .load(conn)
+        .await?;
         for (name, events) in destinations {
             sql(
                 "INSERT INTO foreman_dlm_destinations (name, events, updated_at) \
@@ -65,9 +93,41 @@ pub async fn set_destinations(
             .execute(conn)
             .await?;
         }
-        Ok(())
+        Ok(orphaned)
     })
     .await
+}
+
+/// The two batch statements of outbox pruning: delivered rows, then failed ones.
+fn prune_statements() -> &'static [&'static str; 2] {
+    static STATEMENTS: std::sync::OnceLock<[&'static str; 2]> = std::sync::OnceLock::new();
+    STATEMENTS.get_or_init(|| {
+        ["delivered_at", "failed_at"].map(|column| {
+            let text = fill(include_str!("sql/prune.sql"), &[("column", column)]);
+            &*Box::leak(super::sql::compact(&text).into_boxed_str())
+        })
+    })
+}
+
+/// Deletes delivered notifications older than `keep_delivered_days` and failed ones older than
+/// `keep_failed_days`, `batch` rows a statement; how many. Safe beside another instance doing the
+/// same: a row deleted by the other is simply not deleted twice.
+pub async fn prune(
+    conn: &mut Conn,
+    keep_delivered_days: u32,
+    keep_failed_days: u32,
+    batch: i64,
+    pause: std::time::Duration,
+) -> Result<usize, StorageError> {
+    let [delivered, failed] = *prune_statements();
+    let mut total = 0;
+    for (statement, days) in [(delivered, keep_delivered_days), (failed, keep_failed_days)] {
+        let cutoff = days_ago(conn, days).await?;
+        total += batches::delete_all(conn, statement, cutoff, batch, pause)
+            .await?
+            .0;
+    }
+    Ok(total)
 }
 
 /// Claims up to `batch` due notifications for `destinations`, for `claim_seconds`.
@@ -238,13 +298,13 @@ struct Backlog {
     failed: i64,
 }
 
-/// (pending, failed) notifications.
+/// (pending, failed) notifications, each counted along its partial index: the table itself
+/// holds every delivered notification of the retention period.
 pub async fn backlog(conn: &mut Conn) -> Result<(i64, i64), StorageError> {
-    let row: Backlog = sql(
-        "SELECT count(*) FILTER (WHERE delivered_at IS NULL AND failed_at IS NULL) AS pending, \
-                                   count(*) FILTER (WHERE failed_at IS NOT NULL) AS failed \
-                              FROM foreman_dlm_notifications",
-    )
+    let row: Backlog = sql("SELECT (SELECT count(*) FROM foreman_dlm_notifications \
+                  WHERE delivered_at IS NULL AND failed_at IS NULL) AS pending, \
+                (SELECT count(*) FROM foreman_dlm_notifications \
+                  WHERE failed_at IS NOT NULL) AS failed")
     .get_result(conn)
     .await?;
     Ok((row.pending, row.failed))

@@ -1,0 +1,2 @@
+DROP INDEX foreman_dlm_notifications_failed;
+DROP INDEX foreman_dlm_notifications_delivered;
