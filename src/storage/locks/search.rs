@@ -131,6 +131,17 @@ fn where_clause(statement: &mut Sql, statements: &LockStatements, query: &ListQu
     }
 }
 
+/// A search's statement: kept prepared only when it has no conditions (a few shapes, one per
+/// order, which the status page and the index run all the time); with conditions its text follows
+/// the user's search, and is planned once and forgotten.
+fn cached_unless_searched(statement: Sql, query: &ListQuery) -> Sql {
+    if query.filters.is_empty() {
+        statement
+    } else {
+        statement.uncached()
+    }
+}
+
 fn list_statement(statements: &LockStatements, query: &ListQuery) -> Sql {
     let mut statement = sql(String::new());
     let now = statement.placeholder(query.clock);
@@ -150,14 +161,14 @@ fn list_statement(statements: &LockStatements, query: &ListQuery) -> Sql {
     }
     let offset = statement.placeholder(query.offset);
     statement.push_text(&format!(" OFFSET {offset}"));
-    statement
+    cached_unless_searched(statement, query)
 }
 
 fn count_statement(statements: &LockStatements, query: &ListQuery) -> Sql {
     let mut statement = sql(format!("SELECT count(*) AS n FROM {LOCKS_WITH_POLICIES}"));
     let conditions = where_clause(&mut statement, statements, query);
     statement.push_text(&conditions);
-    statement
+    cached_unless_searched(statement, query)
 }
 
 #[derive(QueryableByName)]

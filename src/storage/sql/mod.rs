@@ -4,8 +4,10 @@
 //! again; for the lock path's CTEs planning costs more than running them. [`Sql`] holds the same
 //! text and its bind values, writes each `$n` placeholder through diesel's public bind API, and
 //! leaves the statement cacheable: diesel's statement cache (keyed by the SQL text) prepares it
-//! once per connection. Dynamic statements (the admin search) use it too; each distinct text is
-//! one cache entry.
+//! once per connection. A statement whose text follows user input (a search's conditions) is
+//! marked [`Sql::uncached`]: every distinct text would otherwise stay prepared, with its plan, on
+//! every connection for the connection's life, and a viewer could grow the server's memory
+//! without bound by searching.
 
 mod explain;
 
@@ -35,16 +37,24 @@ pub enum BindValue {
 pub struct Sql {
     text: Cow<'static, str>,
     binds: Vec<BindValue>,
+    cached: bool,
 }
 
 pub fn sql(text: impl Into<Cow<'static, str>>) -> Sql {
     Sql {
         text: text.into(),
         binds: Vec::new(),
+        cached: true,
     }
 }
 
 impl Sql {
+    /// Planned each time it runs and never kept prepared on the connection.
+    pub fn uncached(mut self) -> Sql {
+        self.cached = false;
+        self
+    }
+
     pub fn bind(mut self, value: impl Into<BindValue>) -> Sql {
         self.binds.push(value.into());
         self
@@ -135,6 +145,9 @@ pub fn compact(text: &str) -> String {
 
 impl QueryFragment<Pg> for Sql {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        if !self.cached {
+            out.unsafe_to_cache_prepared();
+        }
         let text: &str = &self.text;
         let mut rest = text;
         while let Some(at) = rest.find('$') {
@@ -317,5 +330,7 @@ mod tests {
             &Pg
         )
         .expect("check"));
+        let uncached = sql("SELECT $1").bind(1).uncached();
+        assert!(!QueryFragment::<Pg>::is_safe_to_cache_prepared(&uncached, &Pg).expect("check"));
     }
 }
