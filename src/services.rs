@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::identity::users::UserAuthenticator;
 use crate::identity::ClientCertAuthenticator;
-use crate::locks::LockManager;
+use crate::locks::{Limits, LockManager};
 use crate::metrics::{Metrics, Snapshot};
 use crate::notifications::Notifier;
 use crate::settings::Settings;
@@ -39,10 +39,15 @@ impl Services {
     /// connection string that cannot be used is an error here, before the service listens.
     pub fn from_settings(settings: &Settings) -> Result<Services, String> {
         let url = settings.database_url().map_err(|e| e.to_string())?;
+        let limits = &settings.limits;
         let db = Database::new(
             &url,
             settings.database.pool_size,
             Duration::from_secs(settings.database.connect_timeout_seconds),
+        )?
+        .with_admin_pool(
+            settings.database.admin_pool_size,
+            Duration::from_secs(limits.admin_statement_timeout_seconds),
         )?;
         let notifier = Notifier::new(db.clone(), settings);
         let certificates = ClientCertAuthenticator::from_settings(&settings.client_cert)
@@ -62,6 +67,13 @@ impl Services {
                 settings.locks.stale_time_hours,
                 &settings.locks.policies,
             )
+            .with_limits(Limits {
+                search_conditions: limits.search_conditions,
+                search_chars: limits.search_chars,
+                locks_created_per_host_per_hour: limits.locks_created_per_host_per_hour,
+                locks_held_per_host: limits.locks_held_per_host,
+                windows_per_lock: limits.windows_per_lock,
+            })
             .after_notifications(
                 notifier.set_up(),
                 Duration::from_secs(settings.database.connect_timeout_seconds),

@@ -21,6 +21,8 @@ const PRECONDITION_FAILED: &str =
     "Precondition failed. Lock is in invalid state for this operation.";
 const NEEDS_JSON: &str = "'Content-Type: application/json' header is required";
 const BUSY: &str = "The service is busy checking logins; please retry shortly.";
+const TOO_SLOW: &str = "The request took longer than the service allows and was stopped; \
+                        narrow the search down or retry later.";
 
 /// Foreman's `resource_name` for this controller, used in its 404 message.
 const RESOURCE_NAME: &str = "dlmlock";
@@ -53,7 +55,7 @@ pub enum ApiError {
     },
     /// The plugin's 412 envelope, plus why.
     PreconditionFailed {
-        lock_id: i32,
+        lock_id: Option<i32>,
         refusal: Refusal,
     },
     /// Foreman's 422: field errors.
@@ -74,8 +76,15 @@ pub enum ApiError {
     TooManyRequests {
         retry_after_seconds: u64,
     },
+    /// A host that created `limits.locks_created_per_host_per_hour` locks asks for another
+    /// missing one.
+    TooManyLocksCreated {
+        retry_at: Option<chrono::NaiveDateTime>,
+    },
     /// Every password-hashing thread is busy: retry shortly.
     Busy,
+    /// A read ran past the statement timeout of people's traffic.
+    TooSlow,
     Unavailable(String),
     Internal(String),
     /// An error the framework produced (a status and nothing else we can trust).
@@ -107,6 +116,7 @@ impl ApiError {
     pub fn log_cause(&self) {
         match self {
             ApiError::Unavailable(cause) => log::warn!("answering 503: {cause}"),
+            ApiError::TooSlow => log::warn!("answering 503: a statement ran past its timeout"),
             ApiError::Internal(cause) => log::error!("answering 500: {cause}"),
             _ => {}
         }
@@ -196,7 +206,20 @@ impl ApiError {
             } => message(format!(
                 "Too many failed logins, please try again in {retry_after_seconds} seconds."
             )),
+            ApiError::TooManyLocksCreated { retry_at } => {
+                let mut error = json!({
+                    "message": "This host has created as many locks as it may this hour; \
+                                retry later or use an existing lock.",
+                    "reason": "too_many_created",
+                });
+                if let Some(at) = retry_at {
+                    error["retry_at"] =
+                        json!(at.and_utc().to_rfc3339_opts(SecondsFormat::Secs, true));
+                }
+                json!({ "error": error })
+            }
             ApiError::Busy => message(BUSY),
+            ApiError::TooSlow => message(TOO_SLOW),
             ApiError::Unavailable(_) => message(UNAVAILABLE),
             ApiError::Internal(_) => message("Internal server error"),
             ApiError::Framework(status) => message(
@@ -223,8 +246,12 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Busy | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests { .. } | ApiError::TooManyLocksCreated { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::Busy | ApiError::TooSlow | ApiError::Unavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Framework(status) => *status,
         }
@@ -234,7 +261,7 @@ impl ResponseError for ApiError {
         self.log_cause();
         let mut response = HttpResponse::build(self.status_code());
         match self {
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::TooSlow => {
                 response.insert_header(("Retry-After", "5"));
             }
             ApiError::Busy => {
@@ -244,6 +271,14 @@ impl ResponseError for ApiError {
                 retry_after_seconds,
             } => {
                 response.insert_header(("Retry-After", retry_after_seconds.to_string()));
+            }
+            ApiError::TooManyLocksCreated { retry_at } => {
+                let seconds = retry_at.map_or(60, |at| {
+                    (at - chrono::Utc::now().naive_utc())
+                        .num_seconds()
+                        .clamp(1, 3600)
+                });
+                response.insert_header(("Retry-After", seconds.to_string()));
             }
             _ => {}
         }
@@ -261,12 +296,14 @@ impl From<LockError> for ApiError {
             LockError::PreconditionFailed { lock_id, refusal } => {
                 ApiError::PreconditionFailed { lock_id, refusal }
             }
+            LockError::TooManyCreated { retry_at } => ApiError::TooManyLocksCreated { retry_at },
             LockError::BadQuery(text) => ApiError::BadRequest(text),
             LockError::Invalid { lock_id, errors } => ApiError::Unprocessable {
                 id: lock_id,
                 errors,
             },
             LockError::Unavailable(cause) => ApiError::Unavailable(cause),
+            LockError::TimedOut => ApiError::TooSlow,
             LockError::Internal(cause) => ApiError::Internal(cause),
         }
     }

@@ -153,6 +153,7 @@ fn outcome_of(answer: &Result<HostAnswer, LockError>) -> &'static str {
             HostOutcome::Released | HostOutcome::NotHeld => "released",
         },
         Err(LockError::PreconditionFailed { refusal, .. }) => refusal.reason(),
+        Err(LockError::TooManyCreated { .. }) => "too_many_created",
         Err(LockError::UnknownHost { .. }) => "unauthenticated",
         Err(_) => "error",
     }

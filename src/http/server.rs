@@ -109,6 +109,9 @@ pub fn start(settings: &Settings, services: Services) -> Result<(Server, Listeni
     .on_connect(move |connection, data| tls::on_connect(&connection_limit, connection, data))
     .client_request_timeout(Duration::from_secs(settings.http.header_timeout_seconds))
     .client_disconnect_timeout(Duration::from_secs(2))
+    // A client that closes its side has gone: its request's future is dropped, which cancels the
+    // statement a search was waiting for (see `storage::pool`), instead of running it to its end.
+    .h1_allow_half_closed(false)
     .tls_handshake_timeout(Duration::from_secs(
         settings.http.header_timeout_seconds.min(10),
     ))

@@ -56,7 +56,7 @@ impl UserAuthenticator {
     /// A new session for `user`; the returned token goes into the cookie.
     pub async fn start_session(&self, user: &User) -> Result<(String, Session), LoginFailure> {
         let (token, csrf_token) = (random_hex()?, random_hex()?);
-        let mut conn = self.db.conn().await?;
+        let mut conn = self.db.admin_conn().await?;
         let idle = self.idle_minutes(&mut conn).await?;
         store::create(&mut conn, &digest(&token), user.id, &csrf_token, idle).await?;
         Ok((
@@ -79,7 +79,7 @@ impl UserAuthenticator {
         if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(None);
         }
-        let mut conn = self.db.conn().await?;
+        let mut conn = self.db.admin_conn().await?;
         let idle = self.idle_minutes(&mut conn).await?;
         let Some(row) = store::resume(&mut conn, &digest(token), idle, extend).await? else {
             return Ok(None);
@@ -99,7 +99,7 @@ impl UserAuthenticator {
     }
 
     pub async fn end_session(&self, token: &str) -> Result<(), LoginFailure> {
-        let mut conn = self.db.conn().await?;
+        let mut conn = self.db.admin_conn().await?;
         store::end(&mut conn, &digest(token)).await?;
         Ok(())
     }

@@ -103,6 +103,7 @@ impl From<StorageError> for LoginFailure {
     fn from(e: StorageError) -> Self {
         match e {
             StorageError::Unavailable(cause) => LoginFailure::Unavailable(cause),
+            StorageError::TimedOut => LoginFailure::Unavailable(e.to_string()),
             StorageError::Query(cause) => LoginFailure::Internal(cause.to_string()),
         }
     }
@@ -205,7 +206,7 @@ impl UserAuthenticator {
         let lower_login = credentials.login.to_lowercase();
         let secret = credentials.secret.clone();
         let (settings, found) = {
-            let mut conn = self.db.conn().await?;
+            let mut conn = self.db.admin_conn().await?;
             let settings = self.hash_settings(&mut conn).await?;
             let found = if secret.expose().is_empty() || lower_login.is_empty() {
                 None
@@ -247,7 +248,7 @@ impl UserAuthenticator {
             return Err(bad());
         };
         let source = user.auth_source_type.clone().unwrap_or_default();
-        let mut conn = self.db.conn().await?;
+        let mut conn = self.db.admin_conn().await?;
         let verified = match source.as_str() {
             "AuthSourceInternal" => {
                 users::use_active_token(&mut conn, user.id, &candidates).await? || password_ok
@@ -315,7 +316,7 @@ impl UserAuthenticator {
         if user.admin {
             return Ok(true);
         }
-        let mut conn = self.db.conn().await?;
+        let mut conn = self.db.admin_conn().await?;
         let granted = users::granted_permissions(&mut conn, user.id, &[permission.name()]).await?;
         Ok(granted.iter().any(|g| g == permission.name()))
     }

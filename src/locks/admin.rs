@@ -2,7 +2,7 @@
 //! enable/disable), delete, and read the event log. Permission checks happen before these run.
 
 use super::model::{Lock, LockChanges, LockEvent, NewLock, Page, UPDATE_LOCK_TYPE};
-use super::policy::{self, PolicyChanges, MAX_WINDOWS};
+use super::policy::{self, PolicyChanges};
 use super::search::{parse_order, parse_search, ListQuery};
 use super::{LockError, LockManager, LockName, LockRef};
 use crate::clock;
@@ -53,14 +53,17 @@ impl LockManager {
 
     pub async fn list(&self, request: &ListRequest) -> Result<Listed<Lock>, LockError> {
         let filters = match request.search.as_deref().map(str::trim) {
-            Some(search) if !search.is_empty() => {
-                parse_search(search).map_err(|e| LockError::BadQuery(e.0))?
-            }
+            Some(search) if !search.is_empty() => parse_search(
+                search,
+                self.limits.search_conditions,
+                self.limits.search_chars,
+            )
+            .map_err(|e| LockError::BadQuery(e.0))?,
             _ => Vec::new(),
         };
         let (sort, descending) = parse_order(request.order.as_deref().unwrap_or_default())
             .map_err(|e| LockError::BadQuery(e.0))?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.admin_conn().await?;
         let per_page = self.resolve(&mut conn, request.per_page).await?;
         let query = ListQuery {
             filters,
@@ -71,8 +74,14 @@ impl LockManager {
             stale_hours: self.stale_hours,
             clock: clock::test_now(),
         };
-        let page = search_store::list(&mut conn, self.statements(), &query).await?;
-        Ok(Listed { page, per_page })
+        // A search may run for seconds: it stops with its request.
+        self.db.cancel_if_dropped(&mut conn);
+        let page = search_store::list(&mut conn, self.statements(), &query).await;
+        conn.finished();
+        Ok(Listed {
+            page: page?,
+            per_page,
+        })
     }
 
     /// Validation as the plugin's model does it (presence, uniqueness, a known type), plus the
@@ -102,8 +111,8 @@ impl LockManager {
                 errors.push(("type", format!("is invalid (use {UPDATE_LOCK_TYPE})")));
             }
         }
-        errors.extend(new.policy.check());
-        let mut conn = self.conn().await?;
+        errors.extend(new.policy.check(self.limits.windows_per_lock));
+        let mut conn = self.admin_conn().await?;
         errors.extend(self.unknown_time_zones(&mut conn, &new.policy).await?);
         let Some(name) = name.filter(|_| errors.is_empty()) else {
             return Err(LockError::Invalid {
@@ -140,7 +149,7 @@ impl LockManager {
         if policy
             .windows
             .as_ref()
-            .is_none_or(|w| w.len() > MAX_WINDOWS)
+            .is_none_or(|w| w.len() > self.limits.windows_per_lock)
         {
             return Ok(Vec::new());
         }
@@ -154,7 +163,7 @@ impl LockManager {
     /// The `[[locks.policies]]` time zone the database does not know, in words; `None` when
     /// every one is known.
     pub async fn unknown_policy_time_zone(&self) -> Result<Option<String>, LockError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.admin_conn().await?;
         let zones = policy::pattern_time_zones(&self.patterns);
         let unknown = admin_store::unknown_time_zones(&mut conn, &zones).await?;
         Ok(policy::unknown_pattern_time_zone(&self.patterns, &unknown))
@@ -167,13 +176,13 @@ impl LockManager {
         changes: LockChanges,
         acting_user: i32,
     ) -> Result<Lock, LockError> {
-        let mut conn = self.change_conn().await?;
+        let mut conn = self.admin_change_conn().await?;
         let found = self.find_existing(&mut conn, lock).await?;
         let invalid = |field: &'static str, message: String| LockError::Invalid {
             lock_id: Some(found.id),
             errors: vec![(field, message)],
         };
-        let mut policy_errors = changes.policy.check();
+        let mut policy_errors = changes.policy.check(self.limits.windows_per_lock);
         policy_errors.extend(self.unknown_time_zones(&mut conn, &changes.policy).await?);
         if !policy_errors.is_empty() {
             return Err(LockError::Invalid {
@@ -215,7 +224,7 @@ impl LockManager {
     /// Deletes the lock and its events; returns the lock as it was.
     pub async fn destroy(&self, lock: &LockRef) -> Result<Lock, LockError> {
         let not_found = || LockError::NotFound(lock.as_str().to_string());
-        let mut conn = self.change_conn().await?;
+        let mut conn = self.admin_change_conn().await?;
         let found = self.find_existing(&mut conn, lock).await?;
         if admin_store::destroy(&mut conn, found.id).await? {
             Ok(found)
@@ -231,7 +240,7 @@ impl LockManager {
         host_id: i32,
         acting_user: i32,
     ) -> Result<Lock, LockError> {
-        let mut conn = self.change_conn().await?;
+        let mut conn = self.admin_change_conn().await?;
         let found = self.find_existing(&mut conn, lock).await?;
         let released = admin_store::release_holder(
             &mut conn,
@@ -259,7 +268,7 @@ impl LockManager {
         page: i64,
         per_page: PerPage,
     ) -> Result<Listed<LockEvent>, LockError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.admin_conn().await?;
         let found = self.find_existing(&mut conn, lock).await?;
         let per_page = self.resolve(&mut conn, per_page).await?;
         let offset = per_page.map_or(0, |n| (page - 1).saturating_mul(n));

@@ -20,9 +20,9 @@ use std::sync::OnceLock;
 use crate::clock;
 use crate::identity::{CertificateKind, HostCertificate};
 use crate::storage::locks::host_requests::{self, HostRequest, HostRequestRow};
-use crate::storage::locks::statements::{HostLookup, HostOperation, OptOutRule};
+use crate::storage::locks::statements::{HostLimits, HostLookup, HostOperation, OptOutRule};
 use crate::storage::locks::{self as lock_store, LockStatements};
-use crate::storage::{catalog, Conn, Database, StorageError};
+use crate::storage::{catalog, Conn, Database, PooledConn, StorageError};
 use model::{Lock, Refusal};
 pub use name::{InvalidLockName, LockName, LockRef};
 use policy::PolicyPattern;
@@ -37,10 +37,16 @@ pub enum LockError {
         subject: String,
     },
     NotFound(String),
-    /// The host may not take (or give back) the lock now: 412, with the reason.
+    /// The host may not take (or give back) the lock now: 412, with the reason. No lock id: the
+    /// lock does not exist, and the refusal kept it from being created.
     PreconditionFailed {
-        lock_id: i32,
+        lock_id: Option<i32>,
         refusal: Refusal,
+    },
+    /// The lock does not exist, and the host has created `limits.locks_created_per_host_per_hour`
+    /// locks in its current hour: 429 until `retry_at` (UTC).
+    TooManyCreated {
+        retry_at: Option<chrono::NaiveDateTime>,
     },
     /// A search or order that is not understood: 400.
     BadQuery(String),
@@ -51,6 +57,8 @@ pub enum LockError {
     },
     /// The database cannot be reached now: 503.
     Unavailable(String),
+    /// A read ran past `limits.admin_statement_timeout_seconds` and was stopped: 503.
+    TimedOut,
     /// A bug or an unexpected schema: 500, logged with this cause.
     Internal(String),
 }
@@ -61,11 +69,13 @@ impl fmt::Display for LockError {
             LockError::UnknownHost { subject } => write!(f, "no host has subject {subject:?}"),
             LockError::NotFound(id) => write!(f, "lock {id:?} not found"),
             LockError::PreconditionFailed { lock_id, refusal } => {
-                write!(f, "lock {lock_id} refused: {}", refusal.reason())
+                write!(f, "lock {lock_id:?} refused: {}", refusal.reason())
             }
+            LockError::TooManyCreated { .. } => write!(f, "the host created too many locks"),
             LockError::BadQuery(e) => write!(f, "{e}"),
             LockError::Invalid { errors, .. } => write!(f, "invalid: {errors:?}"),
             LockError::Unavailable(e) | LockError::Internal(e) => write!(f, "{e}"),
+            LockError::TimedOut => write!(f, "the statement ran past its statement_timeout"),
         }
     }
 }
@@ -74,6 +84,7 @@ impl From<StorageError> for LockError {
     fn from(e: StorageError) -> Self {
         match e {
             StorageError::Unavailable(cause) => LockError::Unavailable(cause),
+            StorageError::TimedOut => LockError::TimedOut,
             StorageError::Query(cause) => LockError::Internal(cause.to_string()),
         }
     }
@@ -108,6 +119,31 @@ pub struct Caller {
     pub name: String,
 }
 
+/// What one client may cost: searches, locks per host, windows per lock (`[limits]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub search_conditions: usize,
+    pub search_chars: usize,
+    /// 0: no limit.
+    pub locks_created_per_host_per_hour: u32,
+    /// 0: no limit.
+    pub locks_held_per_host: u32,
+    pub windows_per_lock: usize,
+}
+
+impl Default for Limits {
+    /// The settings' defaults.
+    fn default() -> Limits {
+        Limits {
+            search_conditions: 20,
+            search_chars: 1000,
+            locks_created_per_host_per_hour: 60,
+            locks_held_per_host: 20,
+            windows_per_lock: 50,
+        }
+    }
+}
+
 /// Lock operations, and what is worth remembering between them.
 pub struct LockManager {
     db: Database,
@@ -116,6 +152,7 @@ pub struct LockManager {
     stale_hours: u32,
     /// The `[[locks.policies]]` patterns, for checking their time zones against the database.
     patterns: Vec<PolicyPattern>,
+    limits: Limits,
     /// Whether Foreman's database has Katello's subscription facets; asked once.
     katello_facets: OnceLock<bool>,
     /// Set in the service: lock work waits (at most the second field) until the notifier has
@@ -130,9 +167,17 @@ impl LockManager {
             statements: lock_statements(patterns),
             stale_hours,
             patterns: patterns.to_vec(),
+            limits: Limits::default(),
             katello_facets: OnceLock::new(),
             notifications_set_up: None,
         }
+    }
+
+    /// The same manager with these limits, and the statements that enforce them.
+    pub fn with_limits(mut self, limits: Limits) -> LockManager {
+        self.statements = lock_statements_with(&self.patterns, &limits);
+        self.limits = limits;
+        self
     }
 
     /// Lock work waits up to `wait` for `set_up` (the notifier's destinations) to turn true,
@@ -156,13 +201,30 @@ impl LockManager {
         &self.statements
     }
 
-    async fn conn(&self) -> Result<crate::storage::PooledConn, LockError> {
+    /// A connection for a host's request (or background work).
+    async fn conn(&self) -> Result<PooledConn, LockError> {
         Ok(self.db.conn().await?)
     }
 
-    /// A connection for work that changes locks (and so writes events): in the service, only
+    /// A connection for people's traffic: never one a host request needs.
+    async fn admin_conn(&self) -> Result<PooledConn, LockError> {
+        Ok(self.db.admin_conn().await?)
+    }
+
+    /// A connection for a host's change of a lock (which writes events): in the service, only
     /// once the notifier has written its destinations.
-    async fn change_conn(&self) -> Result<crate::storage::PooledConn, LockError> {
+    async fn change_conn(&self) -> Result<PooledConn, LockError> {
+        self.notifications_written().await?;
+        self.conn().await
+    }
+
+    /// The same for an admin's change.
+    async fn admin_change_conn(&self) -> Result<PooledConn, LockError> {
+        self.notifications_written().await?;
+        self.admin_conn().await
+    }
+
+    async fn notifications_written(&self) -> Result<(), LockError> {
         if let Some((set_up, wait)) = &self.notifications_set_up {
             if !*set_up.borrow() {
                 let mut set_up = set_up.clone();
@@ -174,7 +236,7 @@ impl LockManager {
                 }
             }
         }
-        self.conn().await
+        Ok(())
     }
 
     /// GET by a host: never creates a lock.
@@ -248,7 +310,7 @@ impl LockManager {
 
     /// GET by a Foreman user.
     pub async fn show(&self, lock: &LockRef) -> Result<Lock, LockError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.admin_conn().await?;
         self.find_existing(&mut conn, lock).await
     }
 
@@ -315,9 +377,13 @@ impl LockManager {
     }
 }
 
-/// The statements as the service builds them from these patterns (the benchmark and the plan
-/// tests build the same).
+/// The statements as the service builds them from these patterns, with the default limits (the
+/// benchmark and the plan tests build the same).
 pub fn lock_statements(patterns: &[PolicyPattern]) -> LockStatements {
+    lock_statements_with(patterns, &Limits::default())
+}
+
+fn lock_statements_with(patterns: &[PolicyPattern], limits: &Limits) -> LockStatements {
     let (allowed, denied) = opt_out::classified_values();
     LockStatements::new(
         &OptOutRule {
@@ -326,11 +392,38 @@ pub fn lock_statements(patterns: &[PolicyPattern]) -> LockStatements {
             denied: &denied,
         },
         patterns,
+        &HostLimits {
+            created_per_hour: limits.locks_created_per_host_per_hour,
+            held: limits.locks_held_per_host,
+        },
     )
 }
 
 /// A decided acquire or release, as the domain answers it.
 fn answer(caller: Caller, row: &HostRequestRow) -> Result<HostAnswer, LockError> {
+    match row.outcome.as_deref() {
+        Some("too_many_created") => {
+            log::warn!(
+                "host {} may not create more locks this hour \
+                 (limits.locks_created_per_host_per_hour)",
+                caller.name
+            );
+            return Err(LockError::TooManyCreated {
+                retry_at: row.retry_at,
+            });
+        }
+        Some("too_many_held") => {
+            log::info!(
+                "host {} holds as many locks as it may (limits.locks_held_per_host)",
+                caller.name
+            );
+            return Err(LockError::PreconditionFailed {
+                lock_id: row.lock_id,
+                refusal: Refusal::TooManyHeld,
+            });
+        }
+        _ => {}
+    }
     let lock_id = row
         .lock_id
         .ok_or_else(|| LockError::Internal("a host request found no lock".into()))?;
@@ -343,7 +436,10 @@ fn answer(caller: Caller, row: &HostRequestRow) -> Result<HostAnswer, LockError>
             let refusal = Refusal::from_outcome(other, row.next_window_at).ok_or_else(|| {
                 LockError::Internal(format!("unexpected outcome {other:?} for lock {lock_id}"))
             })?;
-            return Err(LockError::PreconditionFailed { lock_id, refusal });
+            return Err(LockError::PreconditionFailed {
+                lock_id: Some(lock_id),
+                refusal,
+            });
         }
     };
     let lock = row

@@ -99,6 +99,8 @@ pub enum Refusal {
     },
     /// The host's `can_acquire_update_locks` parameter says no.
     OptedOut,
+    /// The host holds `limits.locks_held_per_host` locks already.
+    TooManyHeld,
 }
 
 impl Refusal {
@@ -109,6 +111,7 @@ impl Refusal {
             Refusal::Disabled => "disabled",
             Refusal::OutsideWindow { .. } => "outside_window",
             Refusal::OptedOut => "opted_out",
+            Refusal::TooManyHeld => "too_many_held",
         }
     }
 
@@ -123,6 +126,7 @@ impl Refusal {
             "disabled" => Refusal::Disabled,
             "outside_window" => Refusal::OutsideWindow { next_window_at },
             "opted_out" => Refusal::OptedOut,
+            "too_many_held" => Refusal::TooManyHeld,
             _ => return None,
         })
     }

@@ -32,10 +32,11 @@ pub struct Waiting {
 const WAITING_MINUTES: i32 = 15;
 
 impl LockManager {
-    /// Hosts refused in the last quarter of an hour: the status page shows them as waiting.
-    pub async fn waiting(&self) -> Result<Vec<Waiting>, LockError> {
-        let mut conn = self.conn().await?;
-        let rows = store::waiting(&mut conn, clock::test_now(), WAITING_MINUTES).await?;
+    /// Hosts refused in the last quarter of an hour for these locks: the status page shows
+    /// them as waiting.
+    pub async fn waiting(&self, lock_ids: &[i32]) -> Result<Vec<Waiting>, LockError> {
+        let mut conn = self.admin_conn().await?;
+        let rows = store::waiting(&mut conn, lock_ids, clock::test_now(), WAITING_MINUTES).await?;
         Ok(rows
             .into_iter()
             .map(|r| Waiting {
@@ -50,7 +51,7 @@ impl LockManager {
     /// The summary, with the holders of at most `most_held` locks named (those with the most
     /// holders): one series per lock would let a host that creates locks grow every scrape.
     pub async fn overview(&self, most_held: usize) -> Result<LockOverview, LockError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.admin_conn().await?;
         let stale_hours = i32::try_from(self.stale_hours).unwrap_or(i32::MAX);
         let most_held = i64::try_from(most_held).unwrap_or(i64::MAX);
         let (row, top) = store::overview(

@@ -10,10 +10,6 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// Windows one lock (or one settings pattern) may have: more say nothing a site needs, and each
-/// costs the acquire statement time.
-pub const MAX_WINDOWS: usize = 50;
-
 /// A day a window may open on, as `days` names it.
 pub const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
@@ -172,8 +168,10 @@ impl PolicyChanges {
         self == &PolicyChanges::default()
     }
 
-    /// The API's bounds: at least one holder, a lease of at least a second.
-    pub fn check(&self) -> Vec<(&'static str, String)> {
+    /// The API's bounds: at least one holder, a lease of at least a second, at most
+    /// `max_windows` windows (`limits.windows_per_lock`: more say nothing a site needs, and each
+    /// costs the acquire statement time).
+    pub fn check(&self, max_windows: usize) -> Vec<(&'static str, String)> {
         let mut errors = Vec::new();
         if self.max_holders.is_some_and(|n| n < 1) {
             errors.push(("max_holders", "must be greater than or equal to 1".into()));
@@ -181,10 +179,10 @@ impl PolicyChanges {
         if self.lease_seconds.flatten().is_some_and(|n| n < 1) {
             errors.push(("lease_seconds", "must be greater than or equal to 1".into()));
         }
-        if self.windows.as_ref().is_some_and(|w| w.len() > MAX_WINDOWS) {
+        if self.windows.as_ref().is_some_and(|w| w.len() > max_windows) {
             errors.push((
                 "windows",
-                format!("has too many entries (maximum is {MAX_WINDOWS})"),
+                format!("has too many entries (maximum is {max_windows})"),
             ));
         }
         errors
@@ -213,7 +211,7 @@ pub struct PolicyPattern {
 
 impl PolicyPattern {
     /// The bounds the API applies, for values from the settings file.
-    pub fn check(&self) -> Result<(), PolicyError> {
+    pub fn check(&self, max_windows: usize) -> Result<(), PolicyError> {
         let out_of_range = |key: &str| {
             PolicyError(format!(
                 "locks.policies (match = {:?}): {key} must be between 1 and {}",
@@ -228,9 +226,10 @@ impl PolicyPattern {
         if self.lease_seconds.is_some_and(|n| !in_range(n)) {
             return Err(out_of_range("lease_seconds"));
         }
-        if self.windows.as_ref().is_some_and(|w| w.len() > MAX_WINDOWS) {
+        if self.windows.as_ref().is_some_and(|w| w.len() > max_windows) {
             return Err(PolicyError(format!(
-                "locks.policies (match = {:?}): at most {MAX_WINDOWS} windows",
+                "locks.policies (match = {:?}): at most {max_windows} windows \
+                 (limits.windows_per_lock)",
                 self.pattern.as_str()
             )));
         }

@@ -87,13 +87,30 @@ pub struct QueryError(pub String);
 
 const FIELDS: &str = "name, host, type, enabled, locked, stale, full, holders";
 
-pub fn parse_search(search: &str) -> Result<Vec<LockFilter>, QueryError> {
+/// Parses a search of at most `max_chars` characters and `max_conditions` conditions
+/// (`limits.search_*`): each condition costs the database work on every lock it reads.
+pub fn parse_search(
+    search: &str,
+    max_conditions: usize,
+    max_chars: usize,
+) -> Result<Vec<LockFilter>, QueryError> {
+    let chars = search.chars().count();
+    if chars > max_chars {
+        return Err(QueryError(format!(
+            "search is too long: {chars} characters, at most {max_chars} (limits.search_chars)"
+        )));
+    }
     let tokens = tokenize(search)?;
     let mut filters = Vec::new();
     let mut rest = tokens.as_slice();
     loop {
         let (filter, after) = parse_condition(rest)?;
         filters.push(filter);
+        if filters.len() > max_conditions {
+            return Err(QueryError(format!(
+                "search has more than {max_conditions} conditions (limits.search_conditions)"
+            )));
+        }
         rest = after;
         match rest.split_first() {
             None => return Ok(filters),

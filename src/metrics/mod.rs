@@ -298,7 +298,7 @@ impl Metrics {
 }
 
 /// `outcome` values of `foreman_dlm_lock_requests_total`.
-pub const OUTCOMES: [&str; 10] = [
+pub const OUTCOMES: [&str; 12] = [
     "granted",
     "refreshed",
     "released",
@@ -307,6 +307,8 @@ pub const OUTCOMES: [&str; 10] = [
     "disabled",
     "outside_window",
     "opted_out",
+    "too_many_held",
+    "too_many_created",
     "unauthenticated",
     "error",
 ];

@@ -43,6 +43,7 @@ pub struct Settings {
     pub monitoring: MonitoringSettings,
     pub notifications: NotificationSettings,
     pub metrics: MetricsSettings,
+    pub limits: LimitSettings,
     /// Receivers of lock changes; none by default.
     #[serde(default)]
     pub webhooks: Vec<WebhookSettings>,
@@ -59,8 +60,29 @@ pub struct DatabaseSettings {
     pub url: Option<Secret>,
     pub foreman_database_yml: PathBuf,
     pub pool_size: u32,
+    /// Connections for people's traffic (admin API, status page, logins, metrics), apart from
+    /// the hosts' `pool_size`.
+    pub admin_pool_size: u32,
     /// How long a request waits for a database connection before it is answered 503.
     pub connect_timeout_seconds: u64,
+}
+
+/// Bounds on what one client may cost the service: each refusal is answered with the reason.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct LimitSettings {
+    /// Conditions one search may join with `and` (400 beyond).
+    pub search_conditions: usize,
+    /// Characters one search may have (400 beyond).
+    pub search_chars: usize,
+    /// A statement of people's traffic (admin API, status page, metrics) is stopped after this
+    /// long, and answered 503 with Retry-After.
+    pub admin_statement_timeout_seconds: u64,
+    /// Locks one host may create (by acquiring or releasing a missing lock) per hour; 0 = none.
+    pub locks_created_per_host_per_hour: u32,
+    /// Locks one host may hold at once; 0 = no limit.
+    pub locks_held_per_host: u32,
+    /// Windows one lock or one `[[locks.policies]]` pattern may have.
+    pub windows_per_lock: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -226,8 +248,20 @@ impl Settings {
 
     fn validate(&self) -> Result<(), SettingsError> {
         let invalid = |text: &str| Err(SettingsError::Invalid(text.to_string()));
-        if self.database.pool_size == 0 {
-            return invalid("database.pool_size must be at least 1");
+        if self.database.pool_size == 0 || self.database.admin_pool_size == 0 {
+            return invalid("database.pool_size and database.admin_pool_size must be at least 1");
+        }
+        let limits = &self.limits;
+        if limits.search_conditions == 0
+            || limits.search_chars == 0
+            || limits.admin_statement_timeout_seconds == 0
+            || limits.windows_per_lock == 0
+        {
+            return invalid(
+                "limits.search_conditions, limits.search_chars, \
+                 limits.admin_statement_timeout_seconds and limits.windows_per_lock must be at \
+                 least 1",
+            );
         }
         if self.locks.stale_time_hours == 0 {
             return invalid("locks.stale_time_hours must be at least 1");
@@ -259,7 +293,7 @@ impl Settings {
         }
         for pattern in &self.locks.policies {
             pattern
-                .check()
+                .check(self.limits.windows_per_lock)
                 .map_err(|e| SettingsError::Invalid(e.to_string()))?;
         }
         if self.http.header_timeout_seconds == 0 || self.http.body_timeout_seconds == 0 {
@@ -337,6 +371,7 @@ impl Serialize for Describe<'_> {
             url: Option<&'a str>,
             foreman_database_yml: &'a Path,
             pool_size: u32,
+            admin_pool_size: u32,
             connect_timeout_seconds: u64,
         }
         #[derive(Serialize)]
@@ -350,6 +385,7 @@ impl Serialize for Describe<'_> {
             monitoring: &'a MonitoringSettings,
             notifications: &'a NotificationSettings,
             metrics: &'a MetricsSettings,
+            limits: &'a LimitSettings,
             #[serde(skip_serializing_if = "Option::is_none")]
             tls: &'a Option<TlsSettings>,
             webhooks: Vec<notifications::ShownWebhook<'a>>,
@@ -360,6 +396,7 @@ impl Serialize for Describe<'_> {
                 url: settings.database.url.as_ref().map(Secret::expose),
                 foreman_database_yml: &settings.database.foreman_database_yml,
                 pool_size: settings.database.pool_size,
+                admin_pool_size: settings.database.admin_pool_size,
                 connect_timeout_seconds: settings.database.connect_timeout_seconds,
             },
             http: &settings.http,
@@ -370,6 +407,7 @@ impl Serialize for Describe<'_> {
             monitoring: &settings.monitoring,
             notifications: &settings.notifications,
             metrics: &settings.metrics,
+            limits: &settings.limits,
             tls: &settings.tls,
             webhooks: settings.webhooks.iter().map(Into::into).collect(),
         }

@@ -90,6 +90,8 @@ pub struct ConnectOptions {
     /// Built on first use and shared: building one reads the CA files (and openssl's default CA
     /// store), which costs more than a handshake.
     connector: Arc<OnceLock<MakeTlsConnector>>,
+    /// `statement_timeout` of the sessions, in milliseconds; `None`: the server's.
+    statement_timeout_ms: Option<u64>,
 }
 
 impl ConnectOptions {
@@ -153,7 +155,25 @@ impl ConnectOptions {
             client_cert,
             crl: value("sslcrl").map(PathBuf::from),
             connector: Arc::new(OnceLock::new()),
+            statement_timeout_ms: None,
         })
+    }
+
+    /// The same options for sessions that stop any statement after `timeout`.
+    pub fn with_statement_timeout(&self, timeout: std::time::Duration) -> ConnectOptions {
+        let mut options = self.clone();
+        options.statement_timeout_ms = Some(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        options
+    }
+
+    /// Asks the server to cancel what runs on the connection `token` came from, over the same
+    /// transport (TLS when the connection used it).
+    pub async fn cancel(&self, token: &tokio_postgres::CancelToken) -> Result<(), String> {
+        let cancelled = match self.connector.get() {
+            Some(connector) => token.cancel_query(connector.clone()).await,
+            None => token.cancel_query(NoTls).await,
+        };
+        cancelled.map_err(describe)
     }
 
     pub fn ssl_mode(&self) -> SslMode {
@@ -165,7 +185,11 @@ impl ConnectOptions {
     pub async fn connect(&self) -> Result<AsyncPgConnection, String> {
         use diesel_async::SimpleAsyncConnection;
         let mut conn = self.open().await?;
-        conn.batch_execute(SESSION_SETUP)
+        let setup = match self.statement_timeout_ms {
+            Some(ms) => format!("{SESSION_SETUP}; SET statement_timeout = {ms}"),
+            None => SESSION_SETUP.to_string(),
+        };
+        conn.batch_execute(&setup)
             .await
             .map_err(|e| format!("the new database session could not be set up: {e}"))?;
         Ok(conn)

@@ -35,6 +35,8 @@ pub type Conn = AsyncPgConnection;
 pub enum StorageError {
     /// The database cannot be reached (down, restarting, connection lost, pool exhausted): 503.
     Unavailable(String),
+    /// The statement ran past the session's `statement_timeout` and was stopped: 503.
+    TimedOut,
     /// Anything else: a bug or an unexpected schema. Logged with its cause, answered 500.
     Query(DieselError),
 }
@@ -49,6 +51,7 @@ impl fmt::Display for StorageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StorageError::Unavailable(cause) => write!(f, "database unavailable: {cause}"),
+            StorageError::TimedOut => write!(f, "the statement ran past its statement_timeout"),
             StorageError::Query(e) => write!(f, "database query failed: {e}"),
         }
     }
@@ -65,9 +68,15 @@ const SERVER_WENT_AWAY: [&str; 4] = [
     "the database system is in recovery mode",
 ];
 
+/// PostgreSQL's message when `statement_timeout` stops a statement (SQLSTATE 57014).
+const STATEMENT_TIMEOUT: &str = "canceling statement due to statement timeout";
+
 impl From<DieselError> for StorageError {
     fn from(e: DieselError) -> Self {
         match e {
+            DieselError::DatabaseError(_, ref info) if info.message() == STATEMENT_TIMEOUT => {
+                StorageError::TimedOut
+            }
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, ref info)
             | DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, ref info) => {
                 StorageError::Unavailable(info.message().to_string())
@@ -114,6 +123,14 @@ mod tests {
             Box::new("terminating connection due to administrator command".to_string()),
         );
         assert!(StorageError::from(terminated).is_unavailable());
+        let timed_out = DieselError::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(STATEMENT_TIMEOUT.to_string()),
+        );
+        assert!(matches!(
+            StorageError::from(timed_out),
+            StorageError::TimedOut
+        ));
         let unique = DieselError::DatabaseError(
             DatabaseErrorKind::UniqueViolation,
             Box::new("duplicate key".to_string()),

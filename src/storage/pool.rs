@@ -5,10 +5,16 @@
 //! one worker and borrowed by another makes every query hop between the two threads and back,
 //! which cost about a quarter of the service's CPU per request in the benchmark. So each worker
 //! borrows only from a pool of its own, filled on that thread, and `database.pool_size` is shared
-//! out among the workers. Background work (the outbox, the sweeps), the metrics listener and the
-//! commands use a small shared pool.
+//! out among the workers. Background work (the outbox, the sweeps) and the commands use a small
+//! shared pool.
+//!
+//! People's traffic (the admin API, the status page, logins, the metrics' gauges) has a pool of
+//! its own, `database.admin_pool_size`, whose sessions stop any statement after
+//! `limits.admin_statement_timeout_seconds`: however heavy the searches, they can neither take a
+//! connection a host request needs nor run without end.
 
 use std::cell::RefCell;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,17 +28,61 @@ use diesel_async::pooled_connection::{
 use diesel_async::AsyncPgConnection;
 use futures_util::FutureExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_postgres::CancelToken;
 
 use super::connect::ConnectOptions;
 use super::StorageError;
 use crate::settings::Secret;
 
-/// A connection borrowed from a pool; it goes back when dropped, unless it was lost.
+/// A connection borrowed from a pool; it goes back when dropped, unless it was lost, or dropped
+/// while a statement ran that [`Database::cancel_if_dropped`] marked.
 pub struct PooledConn {
-    connection: Object<AsyncPgConnection>,
+    /// Taken once, in `drop`.
+    connection: ManuallyDrop<Object<AsyncPgConnection>>,
+    /// Set while a statement runs that must not outlive its request (boxed: host requests,
+    /// which never set it, keep their futures small).
+    cancel: Option<Box<(CancelToken, ConnectOptions)>>,
     /// The borrower's turn at a worker's pool (see `WorkerPool`), given up after the connection
-    /// has gone back: fields drop in order.
+    /// has gone back: fields drop after `drop` has run.
     _turn: Option<OwnedSemaphorePermit>,
+}
+
+impl PooledConn {
+    fn new(connection: Object<AsyncPgConnection>, turn: Option<OwnedSemaphorePermit>) -> Self {
+        PooledConn {
+            connection: ManuallyDrop::new(connection),
+            cancel: None,
+            _turn: turn,
+        }
+    }
+
+    /// The marked statement has finished: the connection goes back to its pool when dropped.
+    pub fn finished(&mut self) {
+        self.cancel = None;
+    }
+}
+
+impl Drop for PooledConn {
+    fn drop(&mut self) {
+        // SAFETY: `connection` is taken here, once, and not touched again.
+        let connection = unsafe { ManuallyDrop::take(&mut self.connection) };
+        let Some(cancel) = self.cancel.take() else {
+            return drop(connection);
+        };
+        // Dropped mid-statement (its request's client went away): the statement is cancelled,
+        // and the connection leaves the pool, so that the cancel can never reach a statement of
+        // the connection's next borrower.
+        let connection = Object::take(connection);
+        let (token, options) = *cancel;
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = options.cancel(&token).await {
+                    log::warn!("cannot cancel the statement of a request whose client left: {e}");
+                }
+                drop(connection);
+            });
+        }
+    }
 }
 
 impl std::ops::Deref for PooledConn {
@@ -80,6 +130,8 @@ struct Pools {
     checkout_timeout: Duration,
     size: usize,
     shared: Pool<AsyncPgConnection>,
+    /// People's traffic; `None` (the commands): the shared pool.
+    admin: Option<Pool<AsyncPgConnection>>,
     /// Each worker's pool, for the metrics' totals.
     workers: Mutex<Vec<WorkerPool>>,
 }
@@ -118,8 +170,30 @@ impl Database {
                 checkout_timeout,
                 size,
                 shared,
+                admin: None,
                 workers: Mutex::new(Vec::new()),
             }),
+        })
+    }
+
+    /// The same database with a pool of `size` connections for people's traffic, whose sessions
+    /// cancel a statement after `statement_timeout`. Called once, before the pools are shared.
+    pub fn with_admin_pool(
+        self,
+        size: u32,
+        statement_timeout: Duration,
+    ) -> Result<Database, String> {
+        let Ok(mut pools) = Arc::try_unwrap(self.inner) else {
+            return Err("the database pools are in use already".into());
+        };
+        let options = pools.options.with_statement_timeout(statement_timeout);
+        pools.admin = Some(build_pool(
+            &options,
+            size.max(1) as usize,
+            pools.checkout_timeout,
+        )?);
+        Ok(Database {
+            inner: Arc::new(pools),
         })
     }
 
@@ -149,20 +223,31 @@ impl Database {
     pub async fn conn(&self) -> Result<PooledConn, StorageError> {
         let Some(own) = self.own_pool() else {
             let connection = Box::pin(self.inner.shared.get()).await?;
-            return Ok(PooledConn {
-                connection,
-                _turn: None,
-            });
+            return Ok(PooledConn::new(connection, None));
         };
         let turn = tokio::time::timeout(self.inner.checkout_timeout, own.turns.acquire_owned())
             .await
             .map_err(|_| StorageError::Unavailable(CHECKOUT_TIMED_OUT.into()))?
             .map_err(|_| StorageError::Unavailable("the pool is closed".into()))?;
         let connection = Box::pin(own.pool.get()).await?;
-        Ok(PooledConn {
-            connection,
-            _turn: Some(turn),
-        })
+        Ok(PooledConn::new(connection, Some(turn)))
+    }
+
+    /// Borrows a connection for people's traffic: the admin pool, never a host's connection.
+    pub async fn admin_conn(&self) -> Result<PooledConn, StorageError> {
+        let pool = self.inner.admin.as_ref().unwrap_or(&self.inner.shared);
+        let connection = Box::pin(pool.get()).await?;
+        Ok(PooledConn::new(connection, None))
+    }
+
+    /// Marks the statement about to run on `conn`: if `conn` is dropped before
+    /// [`PooledConn::finished`], the statement is cancelled. When a client goes away, actix drops
+    /// its request's future, and the query it waited for would otherwise run on to its end.
+    pub fn cancel_if_dropped(&self, conn: &mut PooledConn) {
+        conn.cancel = Some(Box::new((
+            conn.connection.cancel_token(),
+            self.inner.options.clone(),
+        )));
     }
 
     fn own_pool(&self) -> Option<WorkerPool> {
@@ -184,6 +269,9 @@ impl Database {
             total.idle += status.available;
         };
         add(&self.inner.shared);
+        if let Some(admin) = &self.inner.admin {
+            add(admin);
+        }
         if let Ok(pools) = self.inner.workers.lock() {
             pools.iter().map(|worker| &worker.pool).for_each(&mut add);
         }

@@ -166,7 +166,7 @@ async fn statements_never_scan_hosts_or_locks() {
                 filters: if search.is_empty() {
                     vec![]
                 } else {
-                    parse_search(search).expect("search")
+                    parse_search(search, 20, 1000).expect("search")
                 },
                 sort,
                 descending,

@@ -30,7 +30,7 @@ fn each_error_kind_has_its_status_and_a_json_body() {
         (ApiError::NotFound { id: "x".into() }, 404),
         (
             ApiError::PreconditionFailed {
-                lock_id: 7,
+                lock_id: Some(7),
                 refusal: Refusal::Held,
             },
             412,
@@ -82,7 +82,7 @@ fn internal_causes_never_reach_the_client() {
 #[test]
 fn foreman_bodies() {
     let (_, body) = body_of(ApiError::PreconditionFailed {
-        lock_id: 7,
+        lock_id: Some(7),
         refusal: Refusal::Held,
     });
     assert_eq!(
@@ -92,7 +92,7 @@ fn foreman_bodies() {
     let next_window_at =
         chrono::NaiveDate::from_ymd_opt(2026, 12, 7).and_then(|d| d.and_hms_opt(21, 0, 0));
     let (_, body) = body_of(ApiError::PreconditionFailed {
-        lock_id: 7,
+        lock_id: Some(7),
         refusal: Refusal::OutsideWindow { next_window_at },
     });
     assert_eq!(

@@ -26,6 +26,10 @@ use crate::locks::LockRef;
 use pages::Viewer;
 
 const COOKIE: &str = "foreman_dlm_session";
+/// Locks per page of the list: a site with many locks (or a host that created them) gets pages,
+/// not one page as big as the table.
+const LOCKS_PER_PAGE: i64 = 100;
+
 /// History rows per page of a lock's page.
 const EVENTS_PER_PAGE: i64 = 25;
 /// Pages load only what they name: this stylesheet and script, from here.
@@ -190,6 +194,7 @@ async fn viewer<'a>(state: &AppState, session: &'a Session) -> Result<Viewer<'a>
 #[derive(Deserialize)]
 struct ListQuery {
     search: Option<String>,
+    page: Option<String>,
     /// Set by refresh.js: the reload is not the person's activity.
     auto: Option<String>,
 }
@@ -205,20 +210,38 @@ async fn list(
     };
     let viewer = viewer(&state, &session).await?;
     let search = query.search.as_deref().unwrap_or("").trim();
+    let page = page_number(query.page.as_deref())?;
     let request = ListRequest {
         search: Some(search.to_string()).filter(|s| !s.is_empty()),
         order: Some("name".into()),
-        page: 1,
-        per_page: PerPage::All,
+        page,
+        per_page: PerPage::Count(LOCKS_PER_PAGE),
     };
     let locks = state.services.locks.list(&request).await?;
-    let waiting = state.services.locks.waiting().await?;
+    let shown: Vec<i32> = locks.page.items.iter().map(|lock| lock.id).collect();
+    let waiting = state.services.locks.waiting(&shown).await?;
     Ok(html(pages::list(
         &viewer,
-        &locks.page.items,
-        &waiting,
-        search,
+        &pages::ListPage {
+            locks: &locks.page,
+            waiting: &waiting,
+            search,
+            page,
+            per_page: LOCKS_PER_PAGE,
+        },
     )))
+}
+
+/// `?page=N`: 1 when absent.
+fn page_number(text: Option<&str>) -> Result<i64, ApiError> {
+    match text {
+        None => Ok(1),
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=1_000_000).contains(n))
+            .ok_or_else(|| ApiError::BadRequest("page must be a positive number".into())),
+    }
 }
 
 #[derive(Deserialize)]
@@ -238,14 +261,7 @@ async fn lock(
     };
     let viewer = viewer(&state, &session).await?;
     let lock_ref = LockRef::parse(&id)?;
-    let page = match query.page.as_deref() {
-        None => 1,
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=1_000_000).contains(n))
-            .ok_or_else(|| ApiError::BadRequest("page must be a positive number".into()))?,
-    };
+    let page = page_number(query.page.as_deref())?;
     let locks = &state.services.locks;
     let found = locks.show(&lock_ref).await?;
     let events = if viewer.can_read_events {

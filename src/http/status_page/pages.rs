@@ -197,7 +197,27 @@ fn holders(viewer: &Viewer<'_>, lock: &Lock, back: &str) -> Markup {
     }
 }
 
-pub fn list(viewer: &Viewer<'_>, locks: &[Lock], waiting: &[Waiting], search: &str) -> Markup {
+/// One page of the list: its locks, how many the search found in all, and where it is.
+pub struct ListPage<'a> {
+    pub locks: &'a Page<Lock>,
+    pub waiting: &'a [Waiting],
+    pub search: &'a str,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl ListPage<'_> {
+    fn link(&self, page: i64) -> String {
+        let page = page.to_string();
+        let query = serde_urlencoded::to_string([("search", self.search), ("page", &page)])
+            .unwrap_or_else(|_| format!("page={page}"));
+        format!("/dlm?{query}")
+    }
+}
+
+pub fn list(viewer: &Viewer<'_>, listed: &ListPage<'_>) -> Markup {
+    let (locks, waiting, search) = (&listed.locks.items, listed.waiting, listed.search);
+    let first = (listed.page - 1) * listed.per_page + 1;
     layout(
         "Locks",
         Some(viewer),
@@ -215,7 +235,14 @@ pub fn list(viewer: &Viewer<'_>, locks: &[Lock], waiting: &[Waiting], search: &s
                 }
             }
             table {
-                caption.muted { (locks.len()) " lock(s); times in UTC" }
+                caption.muted {
+                    @if locks.is_empty() { "no locks" }
+                    @else {
+                        "locks " (first) "–" (first - 1 + locks.len() as i64) " of "
+                        (listed.locks.total)
+                    }
+                    "; times in UTC"
+                }
                 thead { tr {
                     th scope="col" { "Name" } th scope="col" { "State" }
                     th scope="col" { "Holders (held for)" } th scope="col" { "Slots" }
@@ -246,6 +273,14 @@ pub fn list(viewer: &Viewer<'_>, locks: &[Lock], waiting: &[Waiting], search: &s
                             }
                         }
                     }
+                }
+            }
+            nav.pages aria-label="Lock pages" {
+                @if listed.page > 1 {
+                    a href=(listed.link(listed.page - 1)) rel="prev" { "Previous" }
+                }
+                @if listed.page * listed.per_page < listed.locks.total {
+                    a href=(listed.link(listed.page + 1)) rel="next" { "Next" }
                 }
             }
         },

@@ -91,12 +91,12 @@ fn api_bounds() {
         lease_seconds: Some(Some(0)),
         windows: None,
     };
-    assert_eq!(changes.check().len(), 2);
+    assert_eq!(changes.check(50).len(), 2);
     let fine = PolicyChanges {
         max_holders: Some(3),
         lease_seconds: Some(None),
         windows: Some(Vec::new()),
     };
-    assert!(fine.check().is_empty());
+    assert!(fine.check(50).is_empty());
     assert!(PolicyChanges::default().is_empty());
 }

@@ -1,6 +1,6 @@
 //! A host's show, acquire and release: ONE statement each, one round trip.
 //!
-//! Each statement is one call of `foreman_dlm_host_request` (migration `host_request_function`),
+//! Each statement is one call of `foreman_dlm_host_request_v2` (migration `host_lock_limits`),
 //! which finds the host by its certificate's subject, records its check-in, finds the lock (by
 //! id, else name) and creates it on first use, and — for acquire — resolves the
 //! `can_acquire_update_locks` parameter through Foreman's whole inheritance chain; then it applies
@@ -38,13 +38,17 @@ pub struct HostRequestRow {
     /// Show: the lock exists. Acquire/release: the change was made (or was a no-op success).
     #[diesel(sql_type = Bool)]
     pub done: bool,
-    /// Acquire: granted, refreshed, opted_out, disabled, outside_window, held or full.
-    /// Release: released, not_held, disabled or held.
+    /// Acquire: granted, refreshed, opted_out, disabled, outside_window, held, full or
+    /// too_many_held. Release: released, not_held, disabled or held. Either, for a missing lock:
+    /// too_many_created.
     #[diesel(sql_type = Nullable<Text>)]
     pub outcome: Option<String>,
     /// For outside_window: when the next window opens (UTC).
     #[diesel(sql_type = Nullable<Timestamp>)]
     pub next_window_at: Option<NaiveDateTime>,
+    /// For too_many_created: when the host may create a lock again (UTC).
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    pub retry_at: Option<NaiveDateTime>,
     #[diesel(embed)]
     lock: Option<LockRow>,
 }

@@ -7,7 +7,7 @@ use diesel_async::RunQueryDsl;
 use serde::Deserialize;
 
 use super::LockStatements;
-use crate::storage::sql::sql;
+use crate::storage::sql::{sql, BindValue};
 use crate::storage::{Conn, StorageError};
 
 /// A lock among the most held, with how many hosts hold it.
@@ -73,16 +73,18 @@ pub struct WaitingRow {
     pub refused_at: NaiveDateTime,
 }
 
-/// Hosts refused within `minutes` that do not hold the lock now, newest first.
+/// Hosts refused within `minutes` for these locks that do not hold them now, newest first.
 pub async fn waiting(
     conn: &mut Conn,
+    lock_ids: &[i32],
     clock: Option<NaiveDateTime>,
     minutes: i32,
 ) -> Result<Vec<WaitingRow>, StorageError> {
     Ok(sql(
         "SELECT w.dlmlock_id, h.name AS host_name, w.reason, w.refused_at \
               FROM foreman_dlm_waiting w JOIN hosts h ON h.id = w.host_id \
-             WHERE w.refused_at > COALESCE($1::timestamp, now() AT TIME ZONE 'UTC') \
+             WHERE w.dlmlock_id = ANY ($3) \
+               AND w.refused_at > COALESCE($1::timestamp, now() AT TIME ZONE 'UTC') \
                                   - make_interval(mins => $2) \
                AND NOT EXISTS (SELECT 1 FROM foreman_dlm_lock_holders x \
                                 WHERE x.dlmlock_id = w.dlmlock_id AND x.host_id = w.host_id) \
@@ -90,6 +92,7 @@ pub async fn waiting(
     )
     .bind(clock)
     .bind(minutes)
+    .bind(BindValue::IntArray(lock_ids.to_vec()))
     .load(conn)
     .await?)
 }

@@ -40,6 +40,12 @@ pub struct OptOutRule<'a> {
     pub denied: &'a [String],
 }
 
+/// What one host may do to the locks table (`limits.locks_*`); 0 = no limit.
+pub struct HostLimits {
+    pub created_per_hour: u32,
+    pub held: u32,
+}
+
 /// Every statement whose text depends on the settings.
 pub struct LockStatements {
     /// By operation (show, acquire, release), then lookup (certname, consumer uuid).
@@ -82,7 +88,11 @@ const HOST_REQUEST_LOCK_NAME: &str =
     "COALESCE((SELECT x.name FROM dlmlocks x WHERE x.id = $2), $3)";
 
 impl LockStatements {
-    pub fn new(opt_out: &OptOutRule<'_>, patterns: &[PolicyPattern]) -> LockStatements {
+    pub fn new(
+        opt_out: &OptOutRule<'_>,
+        patterns: &[PolicyPattern],
+        limits: &HostLimits,
+    ) -> LockStatements {
         let policy = PolicyExpressions::new(patterns, "l.name");
         // Two passes: the fixed fragments first, then the clock and the policy expressions, which
         // carry text from the settings and so are never searched for placeholders again.
@@ -109,7 +119,7 @@ impl LockStatements {
                 ],
             )))
         };
-        let host = host_statements(opt_out, patterns);
+        let host = host_statements(opt_out, patterns, limits);
         let find = format!(
             "SELECT {{lock_columns}} FROM {LOCKS_WITH_POLICIES} WHERE l.id = {{find_lock}}"
         );
@@ -174,11 +184,16 @@ impl LockStatements {
     }
 }
 
-/// The host statements: one call of `foreman_dlm_host_request` (migration
-/// `host_request_function`), which does all of a request's work, with the settings' part of the
-/// lock's policy and the opt-out rules as constants. With patterns, the policy is resolved from
-/// the name of the lock the request is about; without, it is the default.
-fn host_statements(opt_out: &OptOutRule<'_>, patterns: &[PolicyPattern]) -> [[&'static str; 2]; 3] {
+/// The host statements: one call of `foreman_dlm_host_request_v2` (migrations
+/// `host_request_function` and `host_lock_limits`), which does all of a request's work, with the
+/// settings' part of the lock's policy, the opt-out rules and the host limits as constants. With
+/// patterns, the policy is resolved from the name of the lock the request is about; without, it
+/// is the default.
+fn host_statements(
+    opt_out: &OptOutRule<'_>,
+    patterns: &[PolicyPattern],
+    limits: &HostLimits,
+) -> [[&'static str; 2]; 3] {
     let by_name = PolicyExpressions::new(patterns, "n.name");
     let json = |values: &[String]| {
         let array = serde_json::to_string(values).unwrap_or_else(|_| "[]".into());
@@ -188,13 +203,15 @@ fn host_statements(opt_out: &OptOutRule<'_>, patterns: &[PolicyPattern]) -> [[&'
     let parameter = quote(opt_out.parameter);
     let call = |operation: &str, lookup: &str| {
         let function = format!(
-            "foreman_dlm_host_request({}, {}, $1, $2, $3, $4, $5, {}, {}, {}, {parameter}, \
-             {allowed}, {denied})",
+            "foreman_dlm_host_request_v2({}, {}, $1, $2, $3, $4, $5, {}, {}, {}, {parameter}, \
+             {allowed}, {denied}, {}, {})",
             quote(operation),
             quote(lookup),
             by_name.pattern_max_holders,
             by_name.pattern_lease_seconds,
             by_name.pattern_windows,
+            limits.created_per_hour,
+            limits.held,
         );
         leak(if patterns.is_empty() {
             format!("SELECT r.* FROM {function} r")

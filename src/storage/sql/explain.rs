@@ -13,6 +13,7 @@ impl BindValue {
             BindValue::Text(_) => "text",
             BindValue::Bool(_) => "boolean",
             BindValue::TextArray(_) => "text[]",
+            BindValue::IntArray(_) => "integer[]",
             BindValue::Timestamp(_) => "timestamp",
         }
     }
@@ -30,6 +31,10 @@ impl BindValue {
             BindValue::BigInt(v) => or_null(v, i64::to_string),
             BindValue::Text(v) => or_null(v, |t| quoted(t)),
             BindValue::Bool(v) => or_null(v, bool::to_string),
+            BindValue::IntArray(v) => {
+                let items: Vec<String> = v.iter().map(i32::to_string).collect();
+                format!("ARRAY[{}]", items.join(", "))
+            }
             BindValue::TextArray(v) => {
                 let items: Vec<String> = v.iter().map(|t| quoted(t)).collect();
                 format!("ARRAY[{}]", items.join(", "))

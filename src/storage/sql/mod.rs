@@ -28,6 +28,7 @@ pub enum BindValue {
     Text(Option<String>),
     Bool(Option<bool>),
     TextArray(Vec<String>),
+    IntArray(Vec<i32>),
     Timestamp(Option<chrono::NaiveDateTime>),
 }
 
@@ -178,6 +179,7 @@ impl QueryFragment<Pg> for Sql {
                 BindValue::Text(v) => out.push_bind_param::<Nullable<Text>, _>(v)?,
                 BindValue::Bool(v) => out.push_bind_param::<Nullable<Bool>, _>(v)?,
                 BindValue::TextArray(v) => out.push_bind_param::<Array<Text>, _>(v)?,
+                BindValue::IntArray(v) => out.push_bind_param::<Array<Integer>, _>(v)?,
                 BindValue::Timestamp(v) => out.push_bind_param::<Nullable<Timestamp>, _>(v)?,
             }
             rest = &rest[at + 1 + digits..];
