@@ -9,6 +9,7 @@
 pub mod admin_routes;
 pub mod caller;
 pub mod error;
+mod listeners;
 pub mod lock_routes;
 mod middleware;
 pub mod observability;

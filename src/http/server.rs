@@ -5,10 +5,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::{Server, Service};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Condition, DefaultHeaders, Logger};
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 
+use super::listeners::{self, tcp_listener, Timeouts};
 use super::routes::{query_config, route_not_found, routes};
 use super::tls::{self, ConnectionLimit};
 use super::{middleware, observability, AppState};
@@ -36,7 +38,7 @@ pub fn start(settings: &Settings, services: Services) -> Result<(Server, Listeni
                 .iter()
                 .chain(&settings.client_cert.katello_ca_files)
                 .collect();
-            Some((tls.listen, tls::acceptor(tls, &cas)?))
+            Some((tls.listen, tls::acceptor(tls, &cas)?.build()))
         }
         None => None,
     };
@@ -76,73 +78,98 @@ pub fn start(settings: &Settings, services: Services) -> Result<(Server, Listeni
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         n => n,
     };
+    let timeouts = Timeouts {
+        request: Duration::from_secs(settings.http.header_timeout_seconds),
+        disconnect: Duration::from_secs(2),
+    };
     let log_requests = log::log_enabled!(log::Level::Info);
-    let mut server = HttpServer::new(move || {
+    // Every listener's connections are served on the same workers; each worker borrows database
+    // connections of its own (see `storage::pool`), set up as it builds its first app.
+    let app = move || {
         state.services.serve_database_from_this_thread(workers);
-        App::new()
-            .app_data(state.clone())
-            .app_data(query_config())
-            .wrap(middleware::json_errors())
-            .wrap(DefaultHeaders::new().add(("Foreman_api_version", "2")))
-            // `%a` is the TCP peer (the proxy), never a client-supplied X-Forwarded-For. Only
-            // wrapped when it will print: it renders the request line for every request.
-            .wrap(Condition::new(
-                log_requests,
-                Logger::new("%a \"%r\" %s %b %Dms"),
-            ))
-            .wrap_fn(|mut req, srv| {
-                middleware::squeeze_slashes(&mut req);
-                srv.call(req)
-            })
-            .wrap_fn(|req, srv| middleware::answer_panics(srv.call(req)))
-            .wrap_fn({
-                let state = state.clone();
-                move |req, srv| {
-                    let state = state.clone();
-                    let call = srv.call(req);
-                    async move { observability::record_duration(state, call).await }
-                }
-            })
-            .configure(routes)
-            .default_service(web::to(route_not_found))
-    })
-    .on_connect(move |connection, data| tls::on_connect(&connection_limit, connection, data))
-    .client_request_timeout(Duration::from_secs(settings.http.header_timeout_seconds))
-    .client_disconnect_timeout(Duration::from_secs(2))
-    // A client that closes its side has gone: its request's future is dropped, which cancels the
-    // statement a search was waiting for (see `storage::pool`), instead of running it to its end.
-    .h1_allow_half_closed(false)
-    .tls_handshake_timeout(Duration::from_secs(
-        settings.http.header_timeout_seconds.min(10),
-    ))
-    .workers(workers)
-    // Only certificate verification on a cache miss runs on blocking threads now.
-    .worker_max_blocking_threads(2);
+        app(state.clone(), log_requests)
+    };
+    let mut server = Server::build()
+        .workers(workers)
+        // Only certificate verification on a cache miss runs on blocking threads now.
+        .worker_max_blocking_threads(2);
     let mut http = Vec::new();
     match &settings.http.listen {
         ListenAddr::Tcp(addr) => {
+            let listener =
+                tcp_listener(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            if let Ok(bound) = listener.local_addr() {
+                http.push(format!("http://{bound}"));
+            }
+            let app = app.clone();
             server = server
-                .bind(addr)
+                .listen("foreman-dlm-http", listener, move || {
+                    listeners::plain(app(), timeouts)
+                })
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-            http.extend(server.addrs().iter().map(|a| format!("http://{a}")));
         }
         ListenAddr::Unix(path) => {
             remove_stale_socket(path)?;
+            let app = app.clone();
             server = server
-                .bind_uds(path)
+                .bind_uds("foreman-dlm-socket", path, move || {
+                    listeners::unix(app(), timeouts)
+                })
                 .map_err(|e| format!("cannot listen on unix:{}: {e}", path.display()))?;
             restrict_socket(path, settings.http.socket_mode, &settings.http.socket_group)?;
             http.push(format!("unix:{}", path.display()));
         }
     }
-    let before_tls = server.addrs().len();
+    let mut tls = Vec::new();
     if let Some((listen, acceptor)) = tls_acceptor {
+        let listener = tcp_listener(&listen)
+            .map_err(|e| format!("cannot listen on {listen} (tls.listen): {e}"))?;
+        tls.extend(listener.local_addr().ok());
         server = server
-            .bind_openssl(listen, acceptor)
-            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+            .listen("foreman-dlm-tls", listener, move || {
+                listeners::tls(app(), timeouts, acceptor.clone(), connection_limit.clone())
+            })
+            .map_err(|e| format!("cannot listen on {listen} (tls.listen): {e}"))?;
     }
-    let tls = server.addrs().split_off(before_tls);
     Ok((server.run(), Listening { http, tls, metrics }))
+}
+
+/// The application every listener serves: the routes, and the middleware every answer passes.
+fn app(
+    state: web::Data<AppState>,
+    log_requests: bool,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state.clone())
+        .app_data(query_config())
+        .wrap(middleware::json_errors())
+        .wrap(DefaultHeaders::new().add(("Foreman_api_version", "2")))
+        // `%a` is the TCP peer (the proxy), never a client-supplied X-Forwarded-For. Only
+        // wrapped when it will print: it renders the request line for every request.
+        .wrap(Condition::new(
+            log_requests,
+            Logger::new("%a \"%r\" %s %b %Dms"),
+        ))
+        .wrap_fn(|mut req, srv| {
+            middleware::squeeze_slashes(&mut req);
+            srv.call(req)
+        })
+        .wrap_fn(|req, srv| middleware::answer_panics(srv.call(req)))
+        .wrap_fn(move |req, srv| {
+            let state = state.clone();
+            let call = srv.call(req);
+            async move { observability::record_duration(state, call).await }
+        })
+        .configure(routes)
+        .default_service(web::to(route_not_found))
 }
 
 /// A socket file left by a previous run that was killed is replaced; anything else at that path

@@ -4,23 +4,25 @@
 //! `CertificateVerifier` that checks forwarded certificates then decides (chain, dates, CRLs). A
 //! refused certificate so gets the API's JSON 401 rather than an opaque TLS alert.
 
-use std::any::Any;
 use std::collections::HashMap;
+use std::io;
 use std::net::IpAddr;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
-use actix_tls::accept::openssl::TlsStream;
-use actix_web::dev::Extensions;
-use actix_web::rt::net::{TcpStream, UnixStream};
+use actix_web::rt::net::{ActixStream, Ready, TcpStream};
 use openssl::pkey::PKey;
 use openssl::ssl::{SslAcceptor, SslAcceptorBuilder, SslMethod, SslVerifyMode};
 use openssl::x509::{X509Name, X509};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::settings::TlsSettings;
 
 /// The client certificate of a TLS connection (None: the client presented none). Present in a
-/// request's connection data exactly when the request came over the TLS listener.
+/// request's connection data exactly when the request came over the TLS listener (see
+/// `listeners::tls`).
 #[derive(Clone)]
 pub struct TlsPeer(pub Option<X509>);
 
@@ -29,14 +31,14 @@ pub struct TlsPeer(pub Option<X509>);
 pub struct UnixSocketPeer;
 
 /// Open TLS connections per source address, so that one address cannot hold every connection
-/// the service can serve.
+/// (or every handshake) the service can serve.
 #[derive(Clone)]
 pub struct ConnectionLimit {
     per_address: usize,
     open: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
 
-/// Counts its connection while the connection lives (it sits in the connection's data).
+/// Counts its connection while the connection lives.
 struct Counted {
     address: IpAddr,
     open: Arc<Mutex<HashMap<IpAddr, usize>>>,
@@ -63,48 +65,77 @@ impl ConnectionLimit {
         }
     }
 
-    /// Counts a new connection from `address`; `None` when the address is over its limit.
-    fn admit(&self, address: IpAddr) -> Option<Counted> {
+    /// Counts a connection just accepted; `None` for an address over its limit, whose connection
+    /// is then closed (dropped) before anything is read from it.
+    pub fn admit(&self, io: TcpStream) -> Option<CountedStream> {
+        let address = io.peer_addr().ok()?.ip();
         let mut open = self.open.lock().ok()?;
         let count = open.entry(address).or_insert(0);
         if *count >= self.per_address {
+            log::warn!(
+                "closing a TLS connection from {address}: it already has {} open",
+                self.per_address
+            );
             return None;
         }
         *count += 1;
-        Some(Counted {
-            address,
-            open: self.open.clone(),
+        Some(CountedStream {
+            io,
+            _counted: Counted {
+                address,
+                open: self.open.clone(),
+            },
         })
     }
 }
 
-/// `HttpServer::on_connect` hook. On the TLS listener it remembers the peer certificate (on a
-/// resumed TLS 1.2 session OpenSSL restores it from the session) and enforces the per-address
-/// connection limit: a connection over it is shut down right after the handshake. On the Unix
-/// socket it marks the connection as Apache's.
-pub fn on_connect(limit: &ConnectionLimit, connection: &dyn Any, data: &mut Extensions) {
-    if let Some(stream) = connection.downcast_ref::<TlsStream<TcpStream>>() {
-        let tcp = stream.get_ref();
-        if let Ok(peer) = tcp.peer_addr() {
-            match limit.admit(peer.ip()) {
-                Some(counted) => data.insert(counted),
-                None => {
-                    log::warn!(
-                        "closing a TLS connection from {}: it already has {} open",
-                        peer.ip(),
-                        limit.per_address
-                    );
-                    let _ = nix::sys::socket::shutdown(
-                        std::os::fd::AsRawFd::as_raw_fd(tcp),
-                        nix::sys::socket::Shutdown::Both,
-                    );
-                    return;
-                }
-            };
-        }
-        data.insert(TlsPeer(stream.ssl().peer_certificate()));
-    } else if connection.downcast_ref::<UnixStream>().is_some() {
-        data.insert(UnixSocketPeer);
+/// A TLS listener's TCP connection, counted against its address for as long as it is open.
+pub struct CountedStream {
+    io: TcpStream,
+    _counted: Counted,
+}
+
+impl CountedStream {
+    pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        self.io.peer_addr().ok()
+    }
+}
+
+impl AsyncRead for CountedStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for CountedStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+impl ActixStream for CountedStream {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
+        ActixStream::poll_read_ready(&self.io, cx)
+    }
+
+    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
+        ActixStream::poll_write_ready(&self.io, cx)
     }
 }
 

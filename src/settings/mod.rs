@@ -166,7 +166,8 @@ pub struct TlsSettings {
     /// Intermediate certificates sent after `cert_file`, if `cert_file` holds only the leaf.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain_file: Option<PathBuf>,
-    /// Open connections one source address may hold; more are closed right after the handshake.
+    /// Open connections one source address may hold, handshakes included; more are closed as
+    /// they are accepted.
     #[serde(default = "default_connections_per_address")]
     pub max_connections_per_address: usize,
 }

@@ -103,6 +103,16 @@ fn trickle(addr: SocketAddr, head: &'static str, tls: bool, until: Instant, cut:
     }
 }
 
+/// Whether the server has closed `stream` (a read without waiting sees the end, or an error).
+fn is_closed(mut stream: &TcpStream) -> bool {
+    let _ = stream.set_nonblocking(true);
+    match stream.read(&mut [0u8; 1]) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != ErrorKind::WouldBlock,
+    }
+}
+
 trait ReadWrite: Read + Write + Send {}
 impl<T: Read + Write + Send> ReadWrite for T {}
 
@@ -410,15 +420,17 @@ async fn slow_bodies_are_never_waited_for_unbounded() {
     connector.set_verify(openssl::ssl::SslVerifyMode::NONE);
     let connector = connector.build();
     let mut open = Vec::new();
+    // Connections over the limit are closed before their handshake.
+    let mut closed = 0;
     for _ in 0..80 {
         let tcp = TcpStream::connect(tls_addr).expect("connect");
         let _ = tcp.set_read_timeout(Some(Duration::from_millis(300)));
-        if let Ok(stream) = connector.connect("localhost", tcp) {
-            open.push(stream);
+        match connector.connect("localhost", tcp) {
+            Ok(stream) => open.push(stream),
+            Err(_) => closed += 1,
         }
     }
     std::thread::sleep(Duration::from_millis(500));
-    let mut closed = 0;
     for stream in &mut open {
         let _ = stream.write_all(b"GET /api/dlmlocks/x/lock HTTP/1.1\r\nHost: x\r\n\r\n");
         let mut buffer = [0u8; 16];
@@ -431,5 +443,54 @@ async fn slow_bodies_are_never_waited_for_unbounded() {
     assert!(
         closed >= 16,
         "connections over the per-address limit (64) are closed"
+    );
+}
+
+/// 520 TCP connections from one address that never start their TLS handshake used to take every
+/// handshake slot of the TLS listener (actix allows 256 a worker), and every other host waited
+/// for them to time out, about 10 s. Now a connection counts against its address when it is
+/// accepted: past `tls.max_connections_per_address` (64) the address's connections are closed at
+/// once, the others get 3 s to finish their handshake, and a host from another address is
+/// answered while they wait.
+#[actix_web::test]
+async fn stalled_tls_handshakes_do_not_block_other_hosts() {
+    let app = TestApp::spawn_with(|o| o.tls = true);
+    let tls_addr = app.server.tls_addr.expect("tls");
+    let (_, host) = app.host("tls-host.example.com");
+    let (cert, key) = pki::shared().write_client("tls-host", &host);
+
+    let idle: Vec<TcpStream> = (0..520)
+        .filter_map(|_| TcpStream::connect(tls_addr).ok())
+        .collect();
+    assert_eq!(idle.len(), 520);
+    std::thread::sleep(Duration::from_millis(500));
+    let closed = |streams: &[TcpStream]| streams.iter().filter(|s| is_closed(s)).count();
+    assert_eq!(
+        closed(&idle),
+        520 - 64,
+        "all but the address's 64 are closed when they are accepted"
+    );
+
+    // A host from another address, while the 64 hold their handshakes.
+    let mut args = curl_cert_args(&cert, &key);
+    args.extend(["--interface".into(), "127.0.0.2".into()]);
+    args.extend(["--max-time".into(), "2".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let url = app.tls_url("/api/dlmlocks/tls-lock/lock");
+    for method in ["PUT", "DELETE", "PUT", "DELETE"] {
+        let answer = curl(method, &url, &args);
+        assert_eq!(answer.status, 200, "{method}: {}", answer.error);
+    }
+
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        closed(&idle),
+        520,
+        "the stalled handshakes timed out after 3 s"
+    );
+    assert_eq!(
+        app.db
+            .scalar("SELECT count(*) FROM dlmlock_events WHERE event_type = 'release'"),
+        serde_json::json!(2)
     );
 }
