@@ -22,10 +22,6 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::tls::{ConnectionLimit, CountedStream, TlsPeer, UnixSocketPeer};
 
-/// A TLS client has this long for its handshake: a host's takes milliseconds, and a connection
-/// that sends nothing holds its address's count meanwhile.
-pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
-
 /// How long clients have, for every listener.
 #[derive(Clone, Copy)]
 pub struct Timeouts {
@@ -33,6 +29,8 @@ pub struct Timeouts {
     pub request: Duration,
     /// To close the connection once the response is sent.
     pub disconnect: Duration,
+    /// To complete a TLS handshake.
+    pub handshake: Duration,
 }
 
 /// A TCP listener with the listen queue `HttpServer` would give it (std's is 128).
@@ -127,8 +125,10 @@ where
 
 /// TLS with client certificates: a connection is counted against its address when it is
 /// accepted, and closed at once when the address holds `tls.max_connections_per_address`
-/// (handshakes included); a handshake gets [`TLS_HANDSHAKE_TIMEOUT`]. The peer certificate (on a
-/// resumed TLS 1.2 session OpenSSL restores it from the session) goes into the connection's data.
+/// (handshakes included). A handshake gets `tls.handshake_timeout_seconds`: a host's takes
+/// milliseconds, and a connection that sends nothing holds its address's count meanwhile. The
+/// peer certificate (on a resumed TLS 1.2 session OpenSSL restores it from the session) goes into
+/// the connection's data.
 pub fn tls<S, B>(
     app: App<S>,
     timeouts: Timeouts,
@@ -146,7 +146,7 @@ where
     B: MessageBody + 'static,
 {
     let mut handshake = Acceptor::new(acceptor);
-    handshake.set_handshake_timeout(TLS_HANDSHAKE_TIMEOUT);
+    handshake.set_handshake_timeout(timeouts.handshake);
     fn_service(move |io: TcpStream| {
         let admitted = limit.admit(io).ok_or(());
         async move { admitted }

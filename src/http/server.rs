@@ -81,6 +81,12 @@ pub fn start(settings: &Settings, services: Services) -> Result<(Server, Listeni
     let timeouts = Timeouts {
         request: Duration::from_secs(settings.http.header_timeout_seconds),
         disconnect: Duration::from_secs(2),
+        handshake: Duration::from_secs(
+            settings
+                .tls
+                .as_ref()
+                .map_or(3, |t| t.handshake_timeout_seconds),
+        ),
     };
     let log_requests = log::log_enabled!(log::Level::Info);
     // Every listener's connections are served on the same workers; each worker borrows database

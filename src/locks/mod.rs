@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod history;
+mod host;
 pub mod leases;
 pub mod model;
 pub mod name;
@@ -18,11 +19,10 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use crate::clock;
-use crate::identity::{CertificateKind, HostCertificate};
-use crate::storage::locks::host_requests::{self, HostRequest, HostRequestRow};
-use crate::storage::locks::statements::{HostLimits, HostLookup, HostOperation, OptOutRule};
+use crate::storage::locks::statements::{HostLimits, OptOutRule};
 use crate::storage::locks::{self as lock_store, LockStatements};
-use crate::storage::{catalog, Conn, Database, PooledConn, StorageError};
+use crate::storage::{Conn, Database, PooledConn, StorageError};
+pub use host::{Caller, HostAnswer, HostOutcome};
 use model::{Lock, Refusal};
 pub use name::{InvalidLockName, LockName, LockRef};
 use policy::PolicyPattern;
@@ -88,35 +88,6 @@ impl From<StorageError> for LockError {
             StorageError::Query(cause) => LockError::Internal(cause.to_string()),
         }
     }
-}
-
-/// A host's request answered: who asked (as Foreman knows the host), what happened, and the
-/// lock afterwards.
-#[derive(Debug, Clone)]
-pub struct HostAnswer {
-    pub caller: Caller,
-    pub outcome: HostOutcome,
-    pub lock: Lock,
-}
-
-/// What a host's successful request did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HostOutcome {
-    Shown,
-    /// The host became a holder.
-    Granted,
-    /// The host held a slot already; its lease starts again.
-    Refreshed,
-    Released,
-    /// A release by a host that held nothing: nothing to give back.
-    NotHeld,
-}
-
-/// The Foreman host a certificate identified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub id: i32,
-    pub name: String,
 }
 
 /// What one client may cost: searches, locks per host, windows per lock (`[limits]`).
@@ -239,115 +210,10 @@ impl LockManager {
         Ok(())
     }
 
-    /// GET by a host: never creates a lock.
-    pub async fn show_for_host(
-        &self,
-        certificate: &HostCertificate,
-        lock: &LockRef,
-    ) -> Result<HostAnswer, LockError> {
-        let mut conn = self.conn().await?;
-        let (caller, row) = self
-            .host_request(&mut conn, certificate, lock, HostOperation::Show)
-            .await?;
-        match row.lock()? {
-            Some(found) => Ok(HostAnswer {
-                caller,
-                outcome: HostOutcome::Shown,
-                lock: found,
-            }),
-            None => Err(LockError::NotFound(lock.as_str().to_string())),
-        }
-    }
-
-    /// PUT by a host: take a slot (or refresh the one it has); the statement creates a missing
-    /// lock, as the plugin does.
-    pub async fn acquire(
-        &self,
-        certificate: &HostCertificate,
-        lock: &LockRef,
-    ) -> Result<HostAnswer, LockError> {
-        let mut conn = self.change_conn().await?;
-        let mut verdict = None;
-        // At most two passes: the first may leave an unusual opt-out value to us.
-        for _ in 0..2 {
-            let operation = HostOperation::Acquire {
-                opt_out_verdict: verdict,
-            };
-            let (caller, row) = self
-                .host_request(&mut conn, certificate, lock, operation)
-                .await?;
-            let Some(allowed) = row.allowed else {
-                verdict = Some(opt_out::may_acquire(row.opt_out_value.as_deref()));
-                continue;
-            };
-            if !allowed {
-                log::info!(
-                    "host {} may not acquire update locks ({OPT_OUT_PARAMETER})",
-                    caller.name
-                );
-            }
-            return answer(caller, &row);
-        }
-        Err(LockError::Internal(format!(
-            "acquiring {:?} did not settle",
-            lock.as_str()
-        )))
-    }
-
-    /// DELETE by a host: give its slot back. Releasing a lock one does not hold succeeds (with one
-    /// holder allowed: when the lock is free); a missing lock is created free, as the plugin does.
-    pub async fn release(
-        &self,
-        certificate: &HostCertificate,
-        lock: &LockRef,
-    ) -> Result<HostAnswer, LockError> {
-        let mut conn = self.change_conn().await?;
-        let (caller, row) = self
-            .host_request(&mut conn, certificate, lock, HostOperation::Release)
-            .await?;
-        answer(caller, &row)
-    }
-
     /// GET by a Foreman user.
     pub async fn show(&self, lock: &LockRef) -> Result<Lock, LockError> {
         let mut conn = self.admin_conn().await?;
         self.find_existing(&mut conn, lock).await
-    }
-
-    /// The host the certificate names, and what its request saw and did.
-    async fn host_request(
-        &self,
-        conn: &mut Conn,
-        certificate: &HostCertificate,
-        lock: &LockRef,
-        operation: HostOperation,
-    ) -> Result<(Caller, HostRequestRow), LockError> {
-        let unknown = || LockError::UnknownHost {
-            subject: certificate.subject.clone(),
-        };
-        let lookup = match certificate.kind {
-            CertificateKind::Puppet => HostLookup::Certname,
-            CertificateKind::Katello if self.has_katello_facets(conn).await? => {
-                HostLookup::ConsumerUuid
-            }
-            CertificateKind::Katello => return Err(unknown()),
-        };
-        let request = HostRequest {
-            lookup,
-            subject: &certificate.subject,
-            lock_id: lock.id(),
-            lock_name: lock.as_str(),
-            operation,
-            clock: clock::test_now(),
-        };
-        let row = host_requests::run(conn, &self.statements, &request)
-            .await?
-            .ok_or_else(unknown)?;
-        let caller = Caller {
-            id: row.caller_id.ok_or_else(unknown)?,
-            name: row.caller_name.clone().unwrap_or_default(),
-        };
-        Ok((caller, row))
     }
 
     async fn find_existing(&self, conn: &mut Conn, lock: &LockRef) -> Result<Lock, LockError> {
@@ -366,14 +232,6 @@ impl LockManager {
         lock_store::find(conn, &self.statements, clock::test_now(), Some(id), "")
             .await?
             .ok_or_else(|| LockError::NotFound(id.to_string()))
-    }
-
-    async fn has_katello_facets(&self, conn: &mut Conn) -> Result<bool, LockError> {
-        if let Some(present) = self.katello_facets.get() {
-            return Ok(*present);
-        }
-        let present = catalog::table_exists(conn, "katello_subscription_facets").await?;
-        Ok(*self.katello_facets.get_or_init(|| present))
     }
 }
 
@@ -397,57 +255,4 @@ fn lock_statements_with(patterns: &[PolicyPattern], limits: &Limits) -> LockStat
             held: limits.locks_held_per_host,
         },
     )
-}
-
-/// A decided acquire or release, as the domain answers it.
-fn answer(caller: Caller, row: &HostRequestRow) -> Result<HostAnswer, LockError> {
-    match row.outcome.as_deref() {
-        Some("too_many_created") => {
-            log::warn!(
-                "host {} may not create more locks this hour \
-                 (limits.locks_created_per_host_per_hour)",
-                caller.name
-            );
-            return Err(LockError::TooManyCreated {
-                retry_at: row.retry_at,
-            });
-        }
-        Some("too_many_held") => {
-            log::info!(
-                "host {} holds as many locks as it may (limits.locks_held_per_host)",
-                caller.name
-            );
-            return Err(LockError::PreconditionFailed {
-                lock_id: row.lock_id,
-                refusal: Refusal::TooManyHeld,
-            });
-        }
-        _ => {}
-    }
-    let lock_id = row
-        .lock_id
-        .ok_or_else(|| LockError::Internal("a host request found no lock".into()))?;
-    let outcome = match row.outcome.as_deref() {
-        Some("granted") => HostOutcome::Granted,
-        Some("refreshed") => HostOutcome::Refreshed,
-        Some("released") => HostOutcome::Released,
-        Some("not_held") => HostOutcome::NotHeld,
-        other => {
-            let refusal = Refusal::from_outcome(other, row.next_window_at).ok_or_else(|| {
-                LockError::Internal(format!("unexpected outcome {other:?} for lock {lock_id}"))
-            })?;
-            return Err(LockError::PreconditionFailed {
-                lock_id: Some(lock_id),
-                refusal,
-            });
-        }
-    };
-    let lock = row
-        .lock()?
-        .ok_or_else(|| LockError::Internal(format!("lock {lock_id} missing after a change")))?;
-    Ok(HostAnswer {
-        caller,
-        outcome,
-        lock,
-    })
 }

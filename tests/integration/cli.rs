@@ -66,6 +66,19 @@ fn check_config_prints_redacted_settings_and_passes() {
         out.contains("listen = \"127.0.0.1:9999\""),
         "environment overrides the file: {out}"
     );
+    for limit in [
+        "[limits]",
+        "search_conditions = 20",
+        "admin_statement_timeout_seconds = 10",
+        "locks_created_per_host_per_hour = 60",
+        "locks_held_per_host = 20",
+        "windows_per_lock = 50",
+        "admin_pool_size = 2",
+        "lock_series = 100",
+        "keep_delivered_days = 7",
+    ] {
+        assert!(out.contains(limit), "check-config prints {limit}: {out}");
+    }
 }
 
 #[test]

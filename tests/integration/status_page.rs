@@ -738,3 +738,23 @@ async fn the_list_is_paged() {
     assert_eq!(get("/dlm?page=0").status, 400);
     assert!(get("/dlm?page=9").body.contains("no locks"));
 }
+
+/// A name the plugin's UI or SQL wrote with control characters is shown escaped on the page:
+/// it can neither break the markup's lines nor hide.
+#[actix_web::test]
+async fn control_characters_in_names_are_shown_escaped() {
+    let site = site().await;
+    let (token, _) = http_sign_in(&site, ADMIN);
+    site.app.db.exec(
+        "INSERT INTO dlmlocks (name, type, enabled, created_at, updated_at) VALUES \
+         (E'two\\nlines\\x1b[2J', 'ForemanDlm::Dlmlock::Update', true, now(), now())",
+    );
+    let listed = page("GET", &site.app.url("/dlm"), Some(&token), None);
+    assert_eq!(listed.status, 200);
+    assert!(
+        listed.body.contains(r">two\u{a}lines\u{1b}[2J<"),
+        "{}",
+        listed.body
+    );
+    assert!(!listed.body.contains('\u{1b}'), "no raw escape character");
+}
