@@ -22,6 +22,29 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::tls::{ConnectionLimit, CountedStream, TlsPeer, UnixSocketPeer};
 
+/// What `App` builds: the application's service factory, whose responses carry bodies of `B`.
+pub trait AppFactory<B>:
+    ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<B>,
+        Error = actix_web::Error,
+        InitError = (),
+    > + 'static
+{
+}
+
+impl<T, B> AppFactory<B> for T where
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static
+{
+}
+
 /// How long clients have, for every listener.
 #[derive(Clone, Copy)]
 pub struct Timeouts {
@@ -57,13 +80,7 @@ pub fn http<T, S, B>(
 >
 where
     T: AsyncRead + AsyncWrite + Unpin + 'static,
-    S: ServiceFactory<
-            ServiceRequest,
-            Config = (),
-            Response = ServiceResponse<B>,
-            Error = actix_web::Error,
-            InitError = (),
-        > + 'static,
+    S: AppFactory<B>,
     B: MessageBody + 'static,
 {
     let app = actix_service::IntoServiceFactory::into_factory(app)
@@ -83,13 +100,7 @@ pub fn plain<S, B>(
     timeouts: Timeouts,
 ) -> impl ServiceFactory<TcpStream, Config = (), Response = (), Error = (), InitError = ()>
 where
-    S: ServiceFactory<
-            ServiceRequest,
-            Config = (),
-            Response = ServiceResponse<B>,
-            Error = actix_web::Error,
-            InitError = (),
-        > + 'static,
+    S: AppFactory<B>,
     B: MessageBody + 'static,
 {
     fn_service(|io: TcpStream| async move {
@@ -105,13 +116,7 @@ pub fn unix<S, B>(
     timeouts: Timeouts,
 ) -> impl ServiceFactory<UnixStream, Config = (), Response = (), Error = (), InitError = ()>
 where
-    S: ServiceFactory<
-            ServiceRequest,
-            Config = (),
-            Response = ServiceResponse<B>,
-            Error = actix_web::Error,
-            InitError = (),
-        > + 'static,
+    S: AppFactory<B>,
     B: MessageBody + 'static,
 {
     fn_service(|io: UnixStream| async move { Ok((io, Protocol::Http1, None)) }).and_then(http(
@@ -136,13 +141,7 @@ pub fn tls<S, B>(
     limit: ConnectionLimit,
 ) -> impl ServiceFactory<TcpStream, Config = (), Response = (), Error = (), InitError = ()>
 where
-    S: ServiceFactory<
-            ServiceRequest,
-            Config = (),
-            Response = ServiceResponse<B>,
-            Error = actix_web::Error,
-            InitError = (),
-        > + 'static,
+    S: AppFactory<B>,
     B: MessageBody + 'static,
 {
     let mut handshake = Acceptor::new(acceptor);
