@@ -226,20 +226,18 @@ impl Settings {
             Some(path) => (path.to_path_buf(), true),
             None => (PathBuf::from(DEFAULT_SETTINGS_PATH), false),
         };
-        if required && !path.exists() {
-            return Err(SettingsError::Invalid(format!(
-                "the settings file {} does not exist",
-                path.display()
-            )));
+        let mut builder = defaults::defaults()?;
+        if let Some(text) = read_settings_file(&path, required)? {
+            builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
         }
-        let builder = defaults::defaults()?
-            .add_source(
-                File::from(path.as_path())
-                    .format(FileFormat::Toml)
-                    .required(required),
-            )
-            .add_source(environment());
-        Self::from_config(builder.build())
+        let built = builder.add_source(environment()).build();
+        Self::from_config(built).map_err(|e| match e {
+            // A TOML error says where in the file, not which file.
+            SettingsError::Invalid(text) if text.contains("TOML parse error") => {
+                SettingsError::Invalid(format!("{}: {text}", path.display()))
+            }
+            other => other,
+        })
     }
 
     /// Defaults plus environment only; the demo builds settings this way.
@@ -355,6 +353,33 @@ impl Settings {
             Some(url) if !url.is_blank() => Ok(Secret::new(url.expose().trim())),
             _ => conninfo_from_foreman_yml(&self.database.foreman_database_yml).map(Secret::new),
         }
+    }
+}
+
+/// The settings file's text, read here so that every way it can fail names the file: `None` for
+/// an absent default file. A directory or a device is not a settings file.
+fn read_settings_file(path: &Path, required: bool) -> Result<Option<String>, SettingsError> {
+    let invalid = |what: String| Err(SettingsError::Invalid(format!("the settings file {what}")));
+    let shown = path.display();
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return invalid(format!("{shown} does not exist"))
+        }
+        Err(e) => return invalid(format!("{shown} cannot be read: {e}")),
+        Ok(meta) if meta.is_dir() => {
+            return invalid(format!("{shown} is a directory; name the TOML file in it"))
+        }
+        Ok(meta) if !meta.is_file() => {
+            return invalid(format!(
+                "{shown} is not a regular file (a device or a socket)"
+            ))
+        }
+        Ok(_) => {}
+    }
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) => invalid(format!("{shown} cannot be read: {e}")),
     }
 }
 

@@ -613,3 +613,60 @@ fn status_escapes_control_characters_in_names() {
     assert_eq!(parsed[0]["name"], "two\nlines\u{1b}[2J");
     assert_eq!(parsed[0]["holders"][0]["host"], "web1\u{1b}]0;owned\u{7}");
 }
+
+/// Every way the named settings file can be unusable is said in plain words, with its path: a
+/// directory, a device, a file the service user cannot read, a TOML error.
+#[test]
+fn settings_file_problems_name_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let unreadable = dir.path().join("settings.toml");
+    std::fs::write(&unreadable, "[http]\n").expect("write");
+    std::fs::set_permissions(
+        &unreadable,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .expect("chmod");
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "[http\n").expect("write");
+    for (config, expected) in [
+        (
+            Path::new("/"),
+            "the settings file / is a directory".to_string(),
+        ),
+        (
+            Path::new("/dev/null"),
+            "the settings file /dev/null is not a regular file".to_string(),
+        ),
+        (broken.as_path(), format!("{}: ", broken.display())),
+    ] {
+        let output = foreman_dlm(config, &["check-config"], &[]);
+        assert!(!output.status.success());
+        assert!(
+            text(&output).contains(&expected),
+            "{expected}: {}",
+            text(&output)
+        );
+    }
+    // As a user who may not read it (the tests run as root, who may read anything).
+    let output = Command::new("runuser")
+        .args([
+            "-u",
+            "nobody",
+            "--",
+            env!("CARGO_BIN_EXE_foreman-dlm"),
+            "--config",
+        ])
+        .arg(&unreadable)
+        .arg("check-config")
+        .output()
+        .expect("runuser");
+    let said = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        said.contains(&format!(
+            "the settings file {} cannot be read",
+            unreadable.display()
+        )) && said.contains("Permission denied"),
+        "{said}"
+    );
+}
