@@ -336,8 +336,10 @@ fn expire_events_deletes_exactly_the_old_rows_in_batches() {
          INSERT INTO foreman_dlm_notifications (destination, event, occurred_at, next_attempt_at,
                                                 delivered_at, failed_at)
          SELECT 'host_status', 'acquire', now(), now(),
-                CASE WHEN i % 2 = 0 THEN now() AT TIME ZONE 'UTC' - make_interval(days => 6 + i % 4) END,
-                CASE WHEN i % 2 = 1 THEN now() AT TIME ZONE 'UTC' - make_interval(days => 28 + i % 4) END
+                CASE WHEN i % 2 = 0
+                     THEN now() AT TIME ZONE 'UTC' - make_interval(days => 6 + i % 4) END,
+                CASE WHEN i % 2 = 1
+                     THEN now() AT TIME ZONE 'UTC' - make_interval(days => 28 + i % 4) END
            FROM generate_series(1, 40) i;",
     );
 
@@ -367,7 +369,8 @@ fn expire_events_deletes_exactly_the_old_rows_in_batches() {
     // (kept 30): the 10 of 31 days go.
     assert!(
         text(&output).contains(
-            "removed 20 notification(s) delivered more than 7 day(s) or failed more than 30 day(s) ago"
+            "removed 20 notification(s) delivered more than 7 day(s) or failed more than 30 \
+             day(s) ago"
         ),
         "{}",
         text(&output)

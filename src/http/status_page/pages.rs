@@ -117,16 +117,18 @@ pub fn problem(status: u16, message: &str, signed_in: bool) -> Markup {
 }
 
 fn holder_actions(viewer: &Viewer<'_>, lock: &Lock, holder: &Holder, back: &str) -> Markup {
+    let label = format!(
+        "Release {} from {}",
+        printable(&holder.name),
+        printable(&lock.name)
+    );
     html! {
         @if viewer.can_edit {
             form.inline method="post"
                 action=(format!("/dlm/locks/{}/holders/{}/release", lock.id, holder.host_id)) {
                 input type="hidden" name="csrf" value=(viewer.csrf);
                 input type="hidden" name="back" value=(back);
-                button type="submit"
-                    aria-label=(format!("Release {} from {}", printable(&holder.name), printable(&lock.name))) {
-                    "Release"
-                }
+                button type="submit" aria-label=(label) { "Release" }
             }
         }
     }
@@ -143,7 +145,9 @@ fn switch(viewer: &Viewer<'_>, lock: &Lock, back: &str) -> Markup {
             form.inline method="post" action=(format!("/dlm/locks/{}/{action}", lock.id)) {
                 input type="hidden" name="csrf" value=(viewer.csrf);
                 input type="hidden" name="back" value=(back);
-                button type="submit" aria-label=(format!("{label} {}", printable(&lock.name))) { (label) }
+                button type="submit" aria-label=(format!("{label} {}", printable(&lock.name))) {
+                    (label)
+                }
             }
         }
     }
@@ -181,14 +185,18 @@ fn holders(viewer: &Viewer<'_>, lock: &Lock, back: &str) -> Markup {
         @if lock.holders.is_empty() { span.muted { "free" } }
         ul.plain {
             @for holder in &lock.holders {
+                @let held = format!(
+                    "{} — {}",
+                    printable(&holder.name),
+                    duration(holder.acquired_at, viewer.now)
+                );
                 li {
                     @if viewer.stale(holder) {
                         span.stale title="not refreshed for longer than the stale time" {
-                            (printable(&holder.name)) " — " (duration(holder.acquired_at, viewer.now))
-                            " (stale)"
+                            (held) " (stale)"
                         }
                     } @else {
-                        (printable(&holder.name)) " — " (duration(holder.acquired_at, viewer.now))
+                        (held)
                     }
                     " " (holder_actions(viewer, lock, holder, back))
                 }
@@ -252,7 +260,9 @@ pub fn list(viewer: &Viewer<'_>, listed: &ListPage<'_>) -> Markup {
                     @for lock in locks {
                         tr {
                             th scope="row" {
-                                a href=(format!("/dlm/locks/{}", lock.id)) { (printable(&lock.name)) }
+                                a href=(format!("/dlm/locks/{}", lock.id)) {
+                                    (printable(&lock.name))
+                                }
                             }
                             td { (state(viewer, lock, "list")) }
                             td { (holders(viewer, lock, "list")) }
