@@ -20,6 +20,7 @@ mod monitoring;
 mod notifications;
 mod observability;
 mod opt_out;
+mod packaging;
 mod policies;
 mod policy_admin;
 mod query_plans;

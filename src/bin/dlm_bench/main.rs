@@ -63,6 +63,10 @@ pub struct Args {
     /// machine's cores saturate shows in how the ratio falls.
     #[arg(long, value_delimiter = ',')]
     sweep: Vec<usize>,
+    /// The `foreman-dlm` to measure; by default the one built beside dlm-bench. A release
+    /// binary (contrib/packaging/build-release) is measured as it is shipped.
+    #[arg(long)]
+    server: Option<PathBuf>,
     /// Another build's `foreman-dlm` (e.g. the previous release, built in a git worktree): its
     /// uncontended cycles/s are measured in the same rounds, on the same database.
     #[arg(long)]
@@ -173,8 +177,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let config = dir.join("settings.toml");
     std::fs::write(&config, BENCH_POLICIES)?;
+    let server_binary = match &args.server {
+        Some(binary) => binary.clone(),
+        None => server::sibling_binary()?,
+    };
     let server = Server::start(
-        &server::sibling_binary()?,
+        &server_binary,
         &config,
         &database.url,
         &ca_file,

@@ -12,6 +12,7 @@ pub mod load;
 pub mod pki;
 pub mod prometheus;
 pub mod receivers;
+pub mod release;
 mod server;
 pub mod users;
 
