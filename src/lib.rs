@@ -12,6 +12,7 @@ pub mod identity;
 pub mod locks;
 pub mod metrics;
 pub mod notifications;
+pub mod outage;
 pub mod services;
 pub mod settings;
 pub mod storage;

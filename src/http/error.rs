@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use crate::identity::users::{LoginFailure, MalformedLogin};
 use crate::locks::model::Refusal;
 use crate::locks::{InvalidLockName, LockError};
+use crate::outage::Outage;
 
 const UNAVAILABLE: &str =
     "The lock service cannot reach its database right now; please retry later.";
@@ -111,12 +112,15 @@ fn humanize(field: &str) -> String {
     })
 }
 
+/// A fleet's requests during an outage: the first 503 in full, then a count every 30 s.
+static ANSWERING_503: Outage = Outage::repeated("answering 503");
+
 impl ApiError {
     /// The cause of a 5xx goes to the log, never to the client.
     pub fn log_cause(&self) {
         match self {
-            ApiError::Unavailable(cause) => log::warn!("answering 503: {cause}"),
-            ApiError::TooSlow => log::warn!("answering 503: a statement ran past its timeout"),
+            ApiError::Unavailable(cause) => ANSWERING_503.failed(cause),
+            ApiError::TooSlow => ANSWERING_503.failed("a statement ran past its timeout"),
             ApiError::Internal(cause) => log::error!("answering 500: {cause}"),
             _ => {}
         }

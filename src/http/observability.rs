@@ -14,6 +14,7 @@ use serde_json::json;
 use super::error::ApiError;
 use super::routes::{method_not_allowed, route_not_found};
 use super::AppState;
+use crate::outage::Outage;
 use crate::services::Readiness;
 
 /// The process answers.
@@ -23,12 +24,15 @@ pub async fn live() -> HttpResponse {
 
 /// The database answers and its migrations are current; otherwise 503, with the reason in the
 /// log (not in the body).
+/// Probes run every few seconds: the first failure in full, then a count every 30 s.
+static NOT_READY: Outage = Outage::repeated("not ready: the database cannot be reached");
+
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     match state.services.readiness().await {
         Readiness::Ready => HttpResponse::Ok()
             .json(json!({"status": "ready", "database": "ok", "migrations": "current"})),
         Readiness::DatabaseUnavailable(cause) => {
-            log::warn!("not ready: the database cannot be reached: {cause}");
+            NOT_READY.failed(cause);
             HttpResponse::ServiceUnavailable()
                 .insert_header(("Retry-After", "5"))
                 .json(json!({"status": "unavailable", "database": "unreachable"}))

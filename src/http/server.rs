@@ -102,8 +102,8 @@ pub fn start(settings: &Settings, services: Services) -> Result<(Server, Listeni
     let mut http = Vec::new();
     match &settings.http.listen {
         ListenAddr::Tcp(addr) => {
-            let listener =
-                tcp_listener(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let listener = tcp_listener(addr)
+                .map_err(|e| format!("cannot listen on {addr} (http.listen): {e}"))?;
             if let Ok(bound) = listener.local_addr() {
                 http.push(format!("http://{bound}"));
             }
@@ -112,7 +112,7 @@ pub fn start(settings: &Settings, services: Services) -> Result<(Server, Listeni
                 .listen("foreman-dlm-http", listener, move || {
                     listeners::plain(app(), timeouts)
                 })
-                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+                .map_err(|e| format!("cannot listen on {addr} (http.listen): {e}"))?;
         }
         ListenAddr::Unix(path) => {
             remove_stale_socket(path)?;
@@ -121,7 +121,12 @@ pub fn start(settings: &Settings, services: Services) -> Result<(Server, Listeni
                 .bind_uds("foreman-dlm-socket", path, move || {
                     listeners::unix(app(), timeouts)
                 })
-                .map_err(|e| format!("cannot listen on unix:{}: {e}", path.display()))?;
+                .map_err(|e| {
+                    format!(
+                        "cannot listen on unix:{} (http.listen): {e}",
+                        path.display()
+                    )
+                })?;
             restrict_socket(path, settings.http.socket_mode, &settings.http.socket_group)?;
             http.push(format!("unix:{}", path.display()));
         }

@@ -36,6 +36,10 @@ impl LockManager {
                     log::info!("lease sweep: freed {freed} expired holder slot(s)");
                 }
                 Ok(_) => {}
+                // The database's outage is reported once, by the pool.
+                Err(LockError::Unavailable(e)) if crate::outage::DATABASE.is_ongoing() => {
+                    log::debug!("lease sweep skipped: {e}")
+                }
                 Err(LockError::Unavailable(e)) => log::warn!("lease sweep skipped: {e}"),
                 Err(e) => log::error!("lease sweep failed: {e}"),
             }

@@ -85,6 +85,30 @@ impl Serialize for FileMode {
     }
 }
 
+/// `client_cert.trusted_proxies`: networks, or single addresses (a /32 or /128). A wrong entry is
+/// named in the error, which says what it is not.
+pub(super) fn networks<'de, D>(deserializer: D) -> Result<Vec<ipnet::IpNet>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let entries = <Vec<String> as serde::Deserialize>::deserialize(deserializer)?;
+    entries
+        .iter()
+        .map(|entry| {
+            let entry = entry.trim();
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "{entry:?} is not an IP address or network (such as 127.0.0.1/32, \
+                         10.0.0.0/8 or ::1/128)"
+                    ))
+                })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ mod foreman_yml;
 mod listen;
 mod notifications;
 mod secret;
+mod unknown_keys;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -108,6 +109,7 @@ pub struct ClientCertSettings {
     /// CAs whose certificates name Katello hosts by subscription-manager consumer uuid.
     pub katello_ca_files: Vec<PathBuf>,
     pub crl_files: Vec<PathBuf>,
+    #[serde(deserialize_with = "listen::networks")]
     pub trusted_proxies: Vec<IpNet>,
     pub cert_header: String,
     pub verify_header: String,
@@ -227,28 +229,42 @@ impl Settings {
             None => (PathBuf::from(DEFAULT_SETTINGS_PATH), false),
         };
         let mut builder = defaults::defaults()?;
-        if let Some(text) = read_settings_file(&path, required)? {
-            builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
+        let text = read_settings_file(&path, required)?;
+        if let Some(text) = &text {
+            // TOML's own error says where in the file, with the line; the path says which file.
+            toml::de::DeTable::parse(text)
+                .map_err(|e| SettingsError::Invalid(format!("{}: {e}", path.display())))?;
+            builder = builder.add_source(File::from_str(text, FileFormat::Toml));
         }
-        let built = builder.add_source(environment()).build();
-        Self::from_config(built).map_err(|e| match e {
-            // A TOML error says where in the file, not which file.
-            SettingsError::Invalid(text) if text.contains("TOML parse error") => {
-                SettingsError::Invalid(format!("{}: {text}", path.display()))
-            }
-            other => other,
-        })
+        let file = text
+            .as_deref()
+            .map(|text| unknown_keys::FileText { path: &path, text });
+        Self::from_config(builder.add_source(environment()).build(), file.as_ref())
     }
 
     /// Defaults plus environment only; the demo builds settings this way.
     pub fn from_defaults_and_env() -> Result<Settings, SettingsError> {
-        Self::from_config(defaults::defaults()?.add_source(environment()).build())
+        Self::from_config(
+            defaults::defaults()?.add_source(environment()).build(),
+            None,
+        )
     }
 
-    fn from_config(built: Result<Config, config::ConfigError>) -> Result<Settings, SettingsError> {
-        let settings: Settings = built
-            .and_then(|c| c.try_deserialize())
-            .map_err(|e| SettingsError::Invalid(format!("invalid configuration: {e}")))?;
+    fn from_config(
+        built: Result<Config, config::ConfigError>,
+        file: Option<&unknown_keys::FileText<'_>>,
+    ) -> Result<Settings, SettingsError> {
+        let invalid =
+            |e: config::ConfigError| SettingsError::Invalid(format!("invalid configuration: {e}"));
+        let mut ignored = Vec::new();
+        let settings: Settings = serde_ignored::deserialize(built.map_err(invalid)?, |key| {
+            ignored.push(key.to_string())
+        })
+        .map_err(invalid)?;
+        let known = toml::Table::try_from(&settings).unwrap_or_default();
+        if let Some(unknown) = unknown_keys::describe(&ignored, file, &known) {
+            return Err(SettingsError::Invalid(unknown));
+        }
         settings.validate()?;
         Ok(settings)
     }

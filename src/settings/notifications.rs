@@ -56,7 +56,6 @@ pub struct NotificationSettings {
 
 /// One webhook receiver.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
     pub url: String,
     /// acquire, release, expire, fail, enable, disable, stale, force_release.

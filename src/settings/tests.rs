@@ -28,3 +28,36 @@ fn describe_masks_the_database_password_and_parses_addresses_once() {
     assert!(text.contains("socket_mode = \"0660\""), "{text}");
     assert!(!format!("{settings:?}").contains("s3cret"));
 }
+
+#[test]
+fn the_optional_keys_offered_as_suggestions_are_keys_the_parser_reads() {
+    let text = "[database]\nurl = \"postgres://db/foreman\"\n\n\
+                [tls]\nlisten = \"127.0.0.1:8443\"\ncert_file = \"/c\"\nkey_file = \"/k\"\n\
+                chain_file = \"/ch\"\nmax_connections_per_address = 5\n\
+                handshake_timeout_seconds = 3\n\n\
+                [[webhooks]]\nurl = \"https://example.com/\"\nevents = [\"acquire\"]\n\
+                secret = \"s\"\nca_file = \"/ca\"\n";
+    let file = unknown_keys::FileText {
+        path: Path::new("settings.toml"),
+        text,
+    };
+    let built = defaults::defaults()
+        .expect("defaults")
+        .add_source(File::from_str(text, FileFormat::Toml))
+        .build();
+    let loaded = Settings::from_config(built, Some(&file));
+    assert!(loaded.is_ok(), "{:?}", loaded.err());
+    for key in unknown_keys::OPTIONAL_KEYS {
+        let (section, name) = key.split_once('.').expect("dotted");
+        let header = if section == "webhooks" {
+            "[[webhooks]]"
+        } else {
+            &format!("[{section}]")
+        };
+        let at = text.find(header).expect("section");
+        assert!(
+            text[at..].contains(&format!("\n{name} = ")),
+            "{key} is not in the test"
+        );
+    }
+}

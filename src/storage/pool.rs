@@ -297,10 +297,16 @@ fn build_pool(
     config.custom_setup = Box::new(move |_| {
         let options = options.clone();
         async move {
-            options.connect().await.map_err(|e| {
-                log::warn!("cannot connect to the database: {e}");
-                diesel::ConnectionError::BadConnection(e)
-            })
+            match options.connect().await {
+                Ok(connection) => {
+                    crate::outage::DATABASE.recovered();
+                    Ok(connection)
+                }
+                Err(e) => {
+                    crate::outage::DATABASE.failed(&e);
+                    Err(diesel::ConnectionError::BadConnection(e))
+                }
+            }
         }
         .boxed()
     });
