@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use diesel::connection::SimpleConnection;
 
-use super::{fail, run_server};
+use super::{fail, run_server_then};
 use crate::demo::pki::{Authority, Validity};
 use crate::demo::FOREMAN_SCHEMA_SQL;
+use crate::http::Listening;
 use crate::settings::{ListenAddr, Secret, Settings};
 use crate::storage::blocking::BlockingConnection;
 use crate::storage::migrations;
@@ -22,6 +23,9 @@ pub struct DemoArgs {
     database: String,
     #[arg(long, default_value = "127.0.0.1:8090")]
     listen: std::net::SocketAddr,
+    /// The metrics and health listener (metrics.listen); empty for none.
+    #[arg(long)]
+    metrics_listen: Option<String>,
     /// Directory for the generated CA and host certificates.
     #[arg(long, default_value = "/tmp/foreman-dlm-demo")]
     cert_dir: PathBuf,
@@ -32,12 +36,15 @@ const DEMO_ADMIN_PASSWORD: &str = "changeme";
 
 pub fn run(args: DemoArgs) -> ExitCode {
     match prepare(&args) {
-        Ok(settings) => run_server(&settings),
+        Ok((settings, database_url)) => run_server_then(&settings, |listening| {
+            print_instructions(&args, &database_url, listening)
+        }),
         Err(e) => fail(e),
     }
 }
 
-fn prepare(args: &DemoArgs) -> Result<Settings, String> {
+/// The demo's settings and its database's URL.
+fn prepare(args: &DemoArgs) -> Result<(Settings, String), String> {
     if args.database.is_empty()
         || !args
             .database
@@ -84,11 +91,18 @@ fn prepare(args: &DemoArgs) -> Result<Settings, String> {
     let ca_file = write_certificates(&args.cert_dir)
         .map_err(|e| format!("cannot write certificates: {e}"))?;
     let mut settings = Settings::from_defaults_and_env().map_err(|e| e.to_string())?;
-    settings.database.url = Some(Secret::new(database_url));
+    settings.database.url = Some(Secret::new(database_url.as_str()));
     settings.http.listen = ListenAddr::Tcp(args.listen);
+    if let Some(listen) = &args.metrics_listen {
+        settings.metrics.listen = listen.clone();
+        if !listen.trim().is_empty() && settings.metrics.listen_addr().is_none() {
+            return Err(format!(
+                "--metrics-listen {listen:?} is not an address:port"
+            ));
+        }
+    }
     settings.client_cert.ca_files = vec![ca_file];
-    print_instructions(args);
-    Ok(settings)
+    Ok((settings, database_url))
 }
 
 fn sibling_database_url(admin_url: &str, database: &str) -> Result<String, String> {
@@ -122,15 +136,31 @@ fn write_certificates(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>>
     Ok(ca_file)
 }
 
-fn print_instructions(args: &DemoArgs) {
+/// Every command printed runs as it is, pasted into a shell: the addresses are the ones bound,
+/// the binary is this one, the database URL is whole.
+fn print_instructions(args: &DemoArgs, database_url: &str, listening: &Listening) {
     let dir = args.cert_dir.display().to_string();
-    let base = format!("http://{}/api/dlmlocks", args.listen);
+    let http = listening
+        .http
+        .first()
+        .map_or_else(|| format!("http://{}", args.listen), |url| url.clone());
+    let base = format!("{http}/api/dlmlocks");
     let cert = |host: &str| format!("-H \"SSL-CLIENT-CERT: $(tr '\\n' ' ' < {dir}/{host}.pem)\"");
+    let binary = std::env::current_exe()
+        .map(|path| path.display().to_string())
+        .unwrap_or_else(|_| "foreman-dlm".into());
+    let metrics = match listening.metrics {
+        Some(addr) => format!("curl -s http://{addr}/metrics"),
+        None => "(none: --metrics-listen is empty)".into(),
+    };
     let text = include_str!("../demo/instructions.txt")
         .replace("{db}", &args.database)
         .replace("{dir}", &dir)
         .replace("{base}", &base)
-        .replace("{listen}", &args.listen.to_string())
+        .replace("{http}", &http)
+        .replace("{metrics}", &metrics)
+        .replace("{database_url}", database_url)
+        .replace("{binary}", &binary)
         .replace("{web1}", &cert("web1.example.com"))
         .replace("{web2}", &cert("web2.example.com"))
         .replace("{db1}", &cert("db1.example.com"))

@@ -8,7 +8,7 @@ pub mod status;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::http;
+use crate::http::{self, Listening};
 use crate::services::Services;
 use crate::settings::Settings;
 use crate::storage::notifications as outbox;
@@ -41,6 +41,12 @@ pub fn serve(config: Option<&Path>) -> ExitCode {
 
 /// Runs the server until it is stopped (SIGTERM/SIGINT stop it gracefully).
 pub fn run_server(settings: &Settings) -> ExitCode {
+    run_server_then(settings, |_| {})
+}
+
+/// `on_listening` runs once every listener is bound, before anything is served: the demo prints
+/// its commands then, with the addresses it got, and never before a listener could fail.
+pub fn run_server_then(settings: &Settings, on_listening: impl FnOnce(&Listening)) -> ExitCode {
     let result = block_on(async move {
         let services = Services::from_settings(settings)?;
         if let Some(problem) = schema_problem(settings).await {
@@ -52,15 +58,16 @@ pub fn run_server(settings: &Settings) -> ExitCode {
             Err(e) => log::warn!("could not check the policies' time zones now: {e}"),
         }
         let (server, listening) = http::start(settings, services)?;
-        for addr in listening.http {
+        for addr in &listening.http {
             log::info!("foreman-dlm listening on {addr}");
         }
-        for addr in listening.tls {
+        for addr in &listening.tls {
             log::info!("foreman-dlm listening on https://{addr} (client certificates)");
         }
         if let Some(addr) = listening.metrics {
             log::info!("metrics and health checks on http://{addr}/metrics");
         }
+        on_listening(&listening);
         server.await.map_err(|e| e.to_string())
     });
     match result {

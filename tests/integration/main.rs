@@ -10,6 +10,7 @@ mod common;
 mod concurrency;
 mod database_outage;
 mod database_tls;
+mod demo;
 mod deployment;
 mod faults;
 mod floods;
