@@ -10,14 +10,14 @@ use crate::common::{pki, Server, ServerOptions, TestDb};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/client/updatelock");
 
-struct Node {
+pub(crate) struct Node {
     cert: PathBuf,
     key: PathBuf,
-    state: tempfile::TempDir,
+    pub(crate) state: tempfile::TempDir,
 }
 
 impl Node {
-    fn new(name: &str) -> Node {
+    pub(crate) fn new(name: &str) -> Node {
         let pki = pki::shared();
         let (cert, key) = pki.write_client(name, &pki.host(name));
         Node {
@@ -27,7 +27,19 @@ impl Node {
         }
     }
 
-    fn run(&self, server: &Server, args: &[&str], extra: &[(&str, &str)]) -> Output {
+    pub(crate) fn run(&self, server: &Server, args: &[&str], extra: &[(&str, &str)]) -> Output {
+        self.command(server, args, extra)
+            .output()
+            .expect("run updatelock")
+    }
+
+    /// The script as `run` starts it, for a run in the background.
+    pub(crate) fn command(
+        &self,
+        server: &Server,
+        args: &[&str],
+        extra: &[(&str, &str)],
+    ) -> Command {
         let port = server.tls_addr.expect("tls").port();
         let mut command = Command::new("bash");
         command
@@ -40,19 +52,23 @@ impl Node {
             .env("HOST_KEY", &self.key)
             .env("CA_CERT", &pki::shared().ca_file)
             .env("STATE_DIR", self.state.path())
-            .env("HOOK_DIR", self.state.path());
+            .env("HOOK_DIR", self.state.path())
+            .env(
+                "REBOOT_REQUIRED_FILE",
+                self.state.path().join("reboot-required"),
+            );
         for (key, value) in extra {
             command.env(key, value);
         }
-        command.output().expect("run updatelock")
+        command
     }
 
-    fn marker(&self) -> PathBuf {
+    pub(crate) fn marker(&self) -> PathBuf {
         self.state.path().join("rebooting-for-web cluster")
     }
 }
 
-fn out(output: &Output) -> String {
+pub(crate) fn out(output: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -60,7 +76,7 @@ fn out(output: &Output) -> String {
     )
 }
 
-fn holder(db: &TestDb) -> Value {
+pub(crate) fn holder(db: &TestDb) -> Value {
     db.rows("SELECT host_id FROM dlmlocks WHERE name = 'web cluster'")
         .get(0)
         .map_or(Value::Null, |row| row["host_id"].clone())
@@ -160,6 +176,7 @@ fn two_nodes_share_a_two_slot_lock_and_the_third_waits() {
     let second = nodes[1].run(&server, &["lock"], &[]);
     let second_status = nodes[1].run(&server, &["status"], &[]);
     let third = nodes[2].run(&server, &["lock"], &[]);
+    let third_status = nodes[2].run(&server, &["status"], &[]);
     let not_holding = nodes[2].run(&server, &["release"], &[]);
 
     assert!(first.status.success(), "{}", out(&first));
@@ -171,6 +188,11 @@ fn two_nodes_share_a_two_slot_lock_and_the_third_waits() {
     );
     assert_eq!(third.status.code(), Some(1), "{}", out(&third));
     assert!(out(&third).contains("(full)"), "{}", out(&third));
+    assert_eq!(
+        out(&third_status).trim(),
+        "[updatelock]: Lock is locked by web1.example.com, web2.example.com",
+        "each holder once"
+    );
     assert!(
         not_holding.status.success(),
         "a node without a slot has nothing to give back"
@@ -262,7 +284,7 @@ fn failing_pre_update_hook_stops_before_the_lock() {
     );
 }
 
-fn write_executable(path: &Path, text: &str) {
+pub(crate) fn write_executable(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, text).expect("write hook");
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");

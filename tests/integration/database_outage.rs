@@ -1,46 +1,10 @@
 //! The database down for half a minute, then back: the log says so in a few lines, not in one
 //! per connection attempt, sweep and host request.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::gate::Gate;
 use crate::common::{cert_header, pki, send, Server, ServerOptions, TestDb};
-
-/// A TCP port in front of PostgreSQL that forwards connections while open and closes them at
-/// once while shut, as a database host that went away would.
-fn gate(open: Arc<AtomicBool>) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            if !open.load(Ordering::SeqCst) {
-                drop(client);
-                continue;
-            }
-            let Ok(server) = TcpStream::connect("127.0.0.1:5432") else {
-                continue;
-            };
-            for (mut from, mut to) in [
-                (client.try_clone().unwrap(), server.try_clone().unwrap()),
-                (server, client),
-            ] {
-                std::thread::spawn(move || {
-                    let mut buffer = [0u8; 16384];
-                    while let Ok(n) = from.read(&mut buffer) {
-                        if n == 0 || to.write_all(&buffer[..n]).is_err() {
-                            break;
-                        }
-                    }
-                    let _ = to.shutdown(std::net::Shutdown::Both);
-                });
-            }
-        }
-    });
-    port
-}
 
 fn count(logs: &str, text: &str) -> usize {
     logs.lines().filter(|line| line.contains(text)).count()
@@ -50,10 +14,9 @@ fn count(logs: &str, text: &str) -> usize {
 async fn a_database_outage_is_logged_once_then_counted_then_ended() {
     let db = TestDb::new();
     db.add_host("web1.example.com");
-    let open = Arc::new(AtomicBool::new(false));
-    let port = gate(open.clone());
+    let gate = Gate::shut();
     let mut options = ServerOptions::for_db(&db);
-    options.database_url = db.url.replace(":5432/", &format!(":{port}/"));
+    options.database_url = gate.url_for(&db);
     options.ca_files = vec![pki::shared().ca_file.clone()];
     let server = Server::spawn(&options);
     let host = cert_header(&pki::shared().host("web1.example.com"));
@@ -65,7 +28,7 @@ async fn a_database_outage_is_logged_once_then_counted_then_ended() {
         assert_eq!(send("PUT", &lock, &host).await.status, 503);
         actix_web::rt::time::sleep(Duration::from_millis(200)).await;
     }
-    open.store(true, Ordering::SeqCst);
+    gate.open();
     let deadline = Instant::now() + Duration::from_secs(15);
     while send("PUT", &lock, &host).await.status != 200 {
         assert!(Instant::now() < deadline, "{}", server.logs());

@@ -6,6 +6,7 @@ mod admin_api;
 mod admin_auth;
 mod cli;
 mod client;
+mod client_resilience;
 mod common;
 mod concurrency;
 mod database_outage;

@@ -7,6 +7,7 @@
 pub mod apache;
 pub mod browser;
 mod db;
+pub mod gate;
 mod http;
 pub mod load;
 pub mod pki;
