@@ -1,5 +1,6 @@
 //! The built-in defaults: every key a settings file may leave out, with the value documented in
-//! README.md and `contrib/settings.toml` (a unit test holds the two together).
+//! docs/configuration.md and `contrib/settings.toml` (unit and integration tests hold them
+//! together).
 
 use config::Config;
 

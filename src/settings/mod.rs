@@ -1,7 +1,8 @@
 //! Configuration: built-in defaults, then a TOML file, then `FOREMAN_DLM__SECTION__KEY` variables.
 //!
-//! Every key here is a public interface documented in README.md and `contrib/settings.toml`;
-//! values are parsed into their types here (addresses, modes, secrets), once.
+//! Every key here is a public interface documented in docs/configuration.md and
+//! `contrib/settings.toml`; values are parsed into their types here (addresses, modes, secrets),
+//! once.
 
 mod database_yml;
 mod defaults;
@@ -11,6 +12,7 @@ mod listen;
 mod notifications;
 mod secret;
 mod unknown_keys;
+pub use unknown_keys::known_keys;
 
 use std::fmt;
 use std::net::SocketAddr;

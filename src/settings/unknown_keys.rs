@@ -167,3 +167,52 @@ fn add_key(table: &mut toml::Table, key: &str) {
         .entry(last)
         .or_insert_with(|| toml::Value::String(String::new()));
 }
+
+/// Arrays of tables whose entries' keys are settings (a window inside a policy is a value).
+const TABLE_ARRAYS: [&str; 2] = ["webhooks", "locks.policies"];
+
+/// An entry of each array of tables, so that their keys show in the effective configuration.
+const SAMPLE_ENTRIES: &str = "[[webhooks]]\nurl = \"https://example.com/\"\n\
+    events = [\"acquire\"]\nsecret = \"s\"\nca_file = \"/ca.pem\"\n\n\
+    [[locks.policies]]\nmatch = \"x*\"\nmax_holders = 2\nlease_seconds = 60\n\
+    windows = [{ days = [\"mon\"], start = \"22:00\", end = \"04:00\", time_zone = \"UTC\" }]\n";
+
+/// Every key the parser reads, dotted; a key of the entries of `[[webhooks]]` as `webhooks.url`.
+/// The documentation's table of settings is held to this list by a test.
+pub fn known_keys() -> Vec<String> {
+    let built = super::defaults::defaults().and_then(|builder| {
+        builder
+            .add_source(config::File::from_str(
+                SAMPLE_ENTRIES,
+                config::FileFormat::Toml,
+            ))
+            .build()
+            .map_err(|e| super::SettingsError::Invalid(e.to_string()))
+    });
+    let table = built
+        .ok()
+        .and_then(|config| config.try_deserialize::<super::Settings>().ok())
+        .and_then(|settings| toml::Table::try_from(&settings).ok())
+        .unwrap_or_default();
+    let mut keys = Vec::new();
+    flatten(&table, "", &mut keys);
+    keys.extend(OPTIONAL_KEYS.iter().map(|key| key.to_string()));
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+fn flatten(table: &toml::Table, prefix: &str, keys: &mut Vec<String>) {
+    for (name, value) in table {
+        let key = format!("{prefix}{name}");
+        match value {
+            toml::Value::Table(inner) => flatten(inner, &format!("{key}."), keys),
+            toml::Value::Array(items) if TABLE_ARRAYS.contains(&key.as_str()) => {
+                if let Some(toml::Value::Table(entry)) = items.first() {
+                    flatten(entry, &format!("{key}."), keys);
+                }
+            }
+            _ => keys.push(key),
+        }
+    }
+}

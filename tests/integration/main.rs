@@ -13,6 +13,7 @@ mod database_outage;
 mod database_tls;
 mod demo;
 mod deployment;
+mod docs;
 mod faults;
 mod floods;
 mod host_locks;
