@@ -111,7 +111,10 @@ async fn prometheus_reads_every_metric_with_its_type_and_labels_and_counters_mov
             exactly(0.0),
         ),
         (
-            q(r#"foreman_dlm_build_info{version="0.1.0"}"#),
+            format!(
+                r#"foreman_dlm_build_info{{version="{}"}}"#,
+                env!("CARGO_PKG_VERSION")
+            ),
             exactly(1.0),
         ),
         (
