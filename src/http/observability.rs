@@ -22,11 +22,11 @@ pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// The database answers and its migrations are current; otherwise 503, with the reason in the
-/// log (not in the body).
 /// Probes run every few seconds: the first failure in full, then a count every 30 s.
 static NOT_READY: Outage = Outage::repeated("not ready: the database cannot be reached");
 
+/// The database answers and its migrations are current; otherwise 503, with the reason in the
+/// log (not in the body).
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     match state.services.readiness().await {
         Readiness::Ready => HttpResponse::Ok()

@@ -1,7 +1,7 @@
 //! contrib/client/updatelock, the host-side script, run for real against the TLS listener.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -33,13 +33,16 @@ impl Node {
             .expect("run updatelock")
     }
 
-    /// The script as `run` starts it, for a run in the background.
-    pub(crate) fn command(
-        &self,
-        server: &Server,
-        args: &[&str],
-        extra: &[(&str, &str)],
-    ) -> Command {
+    /// The script in the background, its output kept for `wait_with_output`.
+    pub(crate) fn spawn(&self, server: &Server, args: &[&str], extra: &[(&str, &str)]) -> Child {
+        self.command(server, args, extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start updatelock")
+    }
+
+    fn command(&self, server: &Server, args: &[&str], extra: &[(&str, &str)]) -> Command {
         let port = server.tls_addr.expect("tls").port();
         let mut command = Command::new("bash");
         command

@@ -3,7 +3,6 @@
 //! server; `dnf`, `rpm` and `uname` are stubs on PATH where a test needs another system's answer.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -38,12 +37,7 @@ fn a_503_in_the_middle_of_a_wait_is_waited_out() {
     let (node1, node2) = (Node::new("web1.example.com"), Node::new("web2.example.com"));
     assert!(node1.run(&server, &["lock"], &[]).status.success());
 
-    let waiting = node2
-        .command(&server, &["lock", "--wait"], &PATIENT)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let waiting = node2.spawn(&server, &["lock", "--wait"], &PATIENT);
     std::thread::sleep(Duration::from_millis(2500));
     gate.shut_now(&db);
     std::thread::sleep(Duration::from_secs(4));
@@ -69,12 +63,7 @@ fn a_release_that_fails_once_is_retried() {
     assert!(node.run(&server, &["lock"], &[]).status.success());
 
     gate.shut_now(&db);
-    let releasing = node
-        .command(&server, &["release"], &PATIENT)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let releasing = node.spawn(&server, &["release"], &PATIENT);
     std::thread::sleep(Duration::from_secs(2));
     gate.open();
     let released = releasing.wait_with_output().unwrap();
