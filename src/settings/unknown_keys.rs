@@ -46,7 +46,8 @@ pub(super) fn describe(
     let mut lines: Vec<(usize, String)> = ignored
         .iter()
         .map(|key| {
-            let segments: Vec<&str> = key.split('.').collect();
+            // serde_ignored writes `?` for the inside of an Option (`tls.?.chain_fle`).
+            let segments: Vec<&str> = key.split('.').filter(|s| *s != "?").collect();
             let hint = suggestion(&segments, &known);
             let in_file = parsed.as_ref().and_then(|(file, table)| {
                 let at = position_in(table.get_ref(), &segments)?;
@@ -56,13 +57,14 @@ pub(super) fn describe(
                 Some((file, line)) => (
                     line,
                     format!(
-                        "{}, line {line}: unknown {} {key}{}",
+                        "{}, line {line}: unknown {} {}{}",
                         file.path.display(),
                         if segments.len() == 1 {
                             "section"
                         } else {
                             "key"
                         },
+                        segments.join("."),
                         hint.map(|h| format!("; did you mean {h}?"))
                             .unwrap_or_default()
                     ),
@@ -70,8 +72,9 @@ pub(super) fn describe(
                 None => (
                     usize::MAX,
                     format!(
-                        "{}: unknown setting {key}{}",
+                        "{}: unknown setting {}{}",
                         variable(&segments),
+                        segments.join("."),
                         hint.map(|h| {
                             let mut corrected = segments.clone();
                             corrected.pop();

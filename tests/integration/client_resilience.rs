@@ -152,7 +152,11 @@ fn dnf_stub(dir: &Path, exit: u8) {
 }
 
 fn kernel_stubs(dir: &Path, installed: &str, running: &str) {
-    write_executable(&dir.join("rpm"), &format!("#!/bin/sh\necho {installed}\n"));
+    // As `rpm -q --last` prints it: newest installed first, with the date.
+    write_executable(
+        &dir.join("rpm"),
+        &format!("#!/bin/sh\necho 'kernel-core-{installed}  Tue 01 Oct 2024 10:00:00 AM UTC'\n"),
+    );
     write_executable(
         &dir.join("uname"),
         &format!("#!/bin/sh\n[ \"$1\" = -r ] && echo {running}\n"),
@@ -180,7 +184,7 @@ fn el_reboot_detection_both_ways() {
         ),
         (
             "the newest kernel runs",
-            Stub::Kernel("5.14.0-427.el9.x86_64", "5.14.0-427.el9.x86_64"),
+            Stub::Kernel("5.14.0-427.el9.x86_64", "5.14.0-427.el9.x86_64+debug"),
             false,
         ),
     ];
@@ -208,4 +212,67 @@ fn el_reboot_detection_both_ways() {
         }
         assert_eq!(holder(&db), Value::Null, "{case}");
     }
+}
+
+#[test]
+fn a_lock_lost_during_the_reboot_is_not_taken_again() {
+    let db = TestDb::new();
+    let gate = Gate::opened();
+    let server = server_behind(&db, &gate, "");
+    db.add_host("web1.example.com");
+    let node = Node::new("web1.example.com");
+    let rebooting = [
+        ("UPDATE_COMMAND", "true"),
+        ("REBOOT_CHECK", "true"),
+        ("REBOOT_COMMAND", "true"),
+    ];
+    let update = node.run(&server, &["update"], &rebooting);
+    assert!(update.status.success(), "{}", out(&update));
+    assert!(node.marker().exists());
+
+    // While a release is pending, no new update starts.
+    let again = node.run(&server, &["update"], &rebooting);
+    assert_eq!(again.status.code(), Some(1), "{}", out(&again));
+    assert!(out(&again).contains("still pending"), "{}", out(&again));
+
+    // An admin force-released the lock during the reboot.
+    db.exec("DELETE FROM foreman_dlm_lock_holders; UPDATE dlmlocks SET host_id = NULL");
+    let after = node.run(&server, &["release-after-reboot"], &[]);
+    let said = out(&after);
+    assert!(after.status.success(), "{said}");
+    assert!(said.contains("no longer held by this host"), "{said}");
+    assert!(!node.marker().exists());
+    assert_eq!(holder(&db), Value::Null);
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM dlmlock_events WHERE event_type = 'acquire'"),
+        json!(1),
+        "not taken again"
+    );
+}
+
+#[test]
+fn a_certificate_problem_is_reported_at_once_not_retried() {
+    let db = TestDb::new();
+    let gate = Gate::opened();
+    let server = server_behind(&db, &gate, "");
+    db.add_host("web1.example.com");
+    let node = Node::new("web1.example.com");
+    // A CA that did not sign the server's certificate: curl's exit code 60, which no retry mends.
+    let wrong_ca = crate::common::pki::shared()
+        .katello_ca_file
+        .display()
+        .to_string();
+    let mut env = PATIENT.to_vec();
+    env.push(("CA_CERT", wrong_ca.as_str()));
+    let started = std::time::Instant::now();
+    let output = node.run(&server, &["lock", "--wait"], &env);
+    let said = out(&output);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(started.elapsed() < Duration::from_secs(20), "{said}");
+    assert!(
+        said.contains("Cannot reach") && said.contains("certificate"),
+        "{said}"
+    );
+    assert!(!said.contains("retrying"), "{said}");
+    assert_eq!(holder(&db), Value::Null);
 }

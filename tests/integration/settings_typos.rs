@@ -17,7 +17,9 @@ fn unknown_keys_are_errors_with_their_line_and_the_key_they_resemble() {
              [client_cert]\nca_files = [\"{}\"]\ncrl_file = [\"/tmp/crl.pem\"]\n\n\
              [http]\nlistne = \"127.0.0.1:8091\"\n\n\
              [[webhooks]]\nurl = \"https://example.com/hook\"\nevents = [\"acquire\"]\n\
-             secrte = \"x\"\n",
+             secrte = \"x\"\n\n\
+             [tls]\nlisten = \"127.0.0.1:0\"\ncert_file = \"/c.pem\"\nkey_file = \"/k.pem\"\n\
+             chain_fle = \"/chain.pem\"\n",
             db.url,
             pki::shared().ca_file.display()
         ),
@@ -29,6 +31,7 @@ fn unknown_keys_are_errors_with_their_line_and_the_key_they_resemble() {
         format!("{shown}, line 9: unknown key client_cert.crl_file; did you mean crl_files?"),
         format!("{shown}, line 12: unknown key http.listne; did you mean listen?"),
         format!("{shown}, line 17: unknown key webhooks.0.secrte; did you mean secret?"),
+        format!("{shown}, line 23: unknown key tls.chain_fle; did you mean chain_file?"),
         "FOREMAN_DLM__LOCKS__STALE_TIME_HOUR: unknown setting locks.stale_time_hour; \
          did you mean FOREMAN_DLM__LOCKS__STALE_TIME_HOURS?"
             .to_string(),
@@ -64,6 +67,7 @@ fn unknown_keys_are_errors_with_their_line_and_the_key_they_resemble() {
         )
         .replace("listne =", "listen =")
         .replace("secrte", "secret");
+    let fixed = &fixed[..fixed.find("\n[tls]").unwrap()];
     std::fs::write(&settings, fixed).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_foreman-dlm"))
         .arg("--config")
