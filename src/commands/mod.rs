@@ -105,13 +105,17 @@ pub fn migrate(config: Option<&Path>) -> ExitCode {
         Ok(url) => url,
         Err(e) => return fail(e),
     };
-    match migrations::run_pending(url.expose()) {
-        Ok(applied) if applied.is_empty() => {
-            println!("database is up to date; nothing to migrate");
-            ExitCode::SUCCESS
-        }
+    match migrations::apply(url.expose()) {
         Ok(applied) => {
-            println!("applied migrations: {}", applied.join(", "));
+            if applied.versions.is_empty() && applied.functions.is_empty() {
+                println!("database is up to date; nothing to migrate");
+            }
+            if !applied.versions.is_empty() {
+                println!("applied migrations: {}", applied.versions.join(", "));
+            }
+            if !applied.functions.is_empty() {
+                println!("replaced functions: {}", applied.functions.join(", "));
+            }
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),

@@ -25,8 +25,23 @@ impl std::fmt::Display for MigrationError {
 
 impl std::error::Error for MigrationError {}
 
+/// What a `migrate` run changed.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Versioned migrations, in order.
+    pub versions: Vec<String>,
+    /// Functions whose source file changed (see `storage::functions`).
+    pub functions: Vec<String>,
+}
+
 /// Applies pending migrations and returns the versions it applied. Blocks: not for async tasks.
 pub fn run_pending(database_url: &str) -> Result<Vec<String>, MigrationError> {
+    apply(database_url).map(|applied| applied.versions)
+}
+
+/// Applies pending migrations, then the function sources that changed, in one run under the
+/// migration lock. Blocks: not for async tasks.
+pub fn apply(database_url: &str) -> Result<Applied, MigrationError> {
     let mut conn = BlockingConnection::connect(&Secret::new(database_url))
         .map_err(|e| MigrationError(format!("cannot connect to the database: {e}")))?;
     let conn = &mut *conn;
@@ -37,7 +52,15 @@ pub fn run_pending(database_url: &str) -> Result<Vec<String>, MigrationError> {
     let result = conn
         .run_pending_migrations(MIGRATIONS)
         .map(|versions| versions.iter().map(|v| v.to_string()).collect())
-        .map_err(|e| MigrationError(format!("migration failed: {e}")));
+        .map_err(|e| MigrationError(format!("migration failed: {e}")))
+        .and_then(|versions| {
+            let functions = super::functions::apply_changed(conn)
+                .map_err(|e| MigrationError(format!("a function could not be applied: {e}")))?;
+            Ok(Applied {
+                versions,
+                functions,
+            })
+        });
     // Closing the connection releases the lock too; unlocking explicitly keeps that visible.
     let _ = diesel::sql_query("SELECT pg_advisory_unlock($1)")
         .bind::<BigInt, _>(MIGRATION_LOCK_KEY)

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod connect;
 mod conninfo;
 pub mod foreman_settings;
+pub mod functions;
 pub mod locks;
 pub mod migrations;
 pub mod notifications;

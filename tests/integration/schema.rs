@@ -200,3 +200,222 @@ fn migration_count() -> usize {
         .expect("embedded migrations")
         .len()
 }
+
+/// `foreman_dlm_*` functions in the database: name → `pg_get_functiondef`.
+fn functions_in(db: &TestDb) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut found = std::collections::BTreeMap::<String, Vec<String>>::new();
+    let rows = db.rows(
+        "SELECT p.proname::text AS name, pg_get_functiondef(p.oid) AS def FROM pg_proc p \
+         JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE n.nspname = 'public' AND p.proname LIKE 'foreman\\_dlm\\_%'",
+    );
+    for row in rows.as_array().unwrap() {
+        found
+            .entry(row["name"].as_str().unwrap().to_string())
+            .or_default()
+            .push(row["def"].as_str().unwrap().to_string());
+    }
+    found
+}
+
+/// A source file as `pg_get_functiondef` prints the function: without its comment line and the
+/// final semicolon.
+fn as_defined(source: &str) -> String {
+    let statement: String = source
+        .lines()
+        .skip_while(|line| line.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    statement
+        .trim_end()
+        .trim_end_matches(';')
+        .trim_end()
+        .to_string()
+}
+
+fn assert_each_function_is_its_file(db: &TestDb, state: &str) {
+    let found = functions_in(db);
+    let sources = foreman_dlm::storage::functions::FUNCTIONS;
+    let names: Vec<&str> = sources.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        found.keys().map(String::as_str).collect::<Vec<_>>(),
+        names,
+        "{state}: the functions in the database are exactly the source files"
+    );
+    for (name, source) in sources {
+        let definitions = &found[name];
+        assert_eq!(definitions.len(), 1, "{state}: {name} has one signature");
+        assert_eq!(
+            definitions[0].trim_end(),
+            as_defined(source),
+            "{state}: {name} is its file"
+        );
+    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/storage/sql/functions");
+    let files = std::fs::read_dir(dir).unwrap().count();
+    assert_eq!(files, sources.len(), "every file in {dir} is applied");
+}
+
+#[test]
+fn every_function_in_the_database_is_defined_by_exactly_one_source_file() {
+    // A fresh Foreman database.
+    let fresh = TestDb::new();
+    assert_each_function_is_its_file(&fresh, "fresh");
+
+    // A database where the plugin made its tables, then migrated.
+    let by_plugin = foreman_db();
+    by_plugin.exec(PLUGIN_TABLES_SQL);
+    migrate(&by_plugin.url).expect("migrate");
+    assert_each_function_is_its_file(&by_plugin, "plugin tables");
+
+    // The last release's state (every migration but the function sources), then this one's.
+    let last_release = foreman_db();
+    last_release.exec(PLUGIN_TABLES_SQL);
+    migrate(&last_release.url).expect("migrate");
+    last_release.exec(
+        "DROP TABLE foreman_dlm_function_sources; \
+         DELETE FROM __diesel_schema_migrations WHERE version = '20261205130000'",
+    );
+    migrate(&last_release.url).expect("migrate again");
+    assert_each_function_is_its_file(&last_release, "from the last release");
+}
+
+fn migrate_command(db: &TestDb) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_foreman-dlm"))
+        .arg("migrate")
+        .env("FOREMAN_DLM__DATABASE__URL", &db.url)
+        .env("FOREMAN_DLM__METRICS__LISTEN", "")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn changing_a_function_file_replaces_only_that_function() {
+    let db = TestDb::new();
+    let before = db.rows("SELECT name, applied_at FROM foreman_dlm_function_sources ORDER BY name");
+    assert_eq!(
+        migrate_command(&db).trim(),
+        "database is up to date; nothing to migrate"
+    );
+
+    // What a changed file looks like to `migrate`: another checksum, and the old body.
+    db.exec(
+        "UPDATE foreman_dlm_function_sources SET checksum = 'the previous file' \
+         WHERE name = 'foreman_dlm_window_open'; \
+         CREATE OR REPLACE FUNCTION foreman_dlm_window_open(windows jsonb, at timestamp) \
+         RETURNS boolean LANGUAGE sql AS 'SELECT true'",
+    );
+    assert_eq!(
+        migrate_command(&db).trim(),
+        "replaced functions: foreman_dlm_window_open"
+    );
+    assert_each_function_is_its_file(&db, "after the change");
+    let after = db.rows("SELECT name, applied_at FROM foreman_dlm_function_sources ORDER BY name");
+    let changed: Vec<&Value> = before
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(after.as_array().unwrap())
+        .filter(|(a, b)| a != b)
+        .map(|(a, _)| &a["name"])
+        .collect();
+    assert_eq!(changed, vec![&json!("foreman_dlm_window_open")]);
+}
+
+#[test]
+fn two_concurrent_migrates_apply_each_function_once() {
+    let db = foreman_db();
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_foreman-dlm"))
+                .arg("migrate")
+                .env("FOREMAN_DLM__DATABASE__URL", &db.url)
+                .env("FOREMAN_DLM__METRICS__LISTEN", "")
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let said: String = runs
+        .into_iter()
+        .map(|run| {
+            let output = run.wait_with_output().unwrap();
+            assert!(output.status.success());
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        })
+        .collect();
+    for (name, _) in foreman_dlm::storage::functions::FUNCTIONS {
+        let times = said
+            .lines()
+            .filter(|line| line.starts_with("replaced functions:"))
+            .flat_map(|line| line["replaced functions:".len()..].split(','))
+            .filter(|listed| listed.trim() == name)
+            .count();
+        assert_eq!(times, 1, "{name} applied once:\n{said}");
+    }
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM foreman_dlm_function_sources"),
+        json!(foreman_dlm::storage::functions::FUNCTIONS.len())
+    );
+    assert_each_function_is_its_file(&db, "after two concurrent runs");
+}
+
+/// The host request as the previous releases send it: 0.1.0's last builds call
+/// `foreman_dlm_host_request_v2` (with the host limits), its earlier ones
+/// `foreman_dlm_host_request`. Recorded from their statements, with the settings' defaults.
+fn previous_release_call(function: &str, operation: &str, lock: &str) -> String {
+    let limits = if function.ends_with("_v2") {
+        ", 60, 20"
+    } else {
+        ""
+    };
+    format!(
+        "SELECT r.outcome FROM {function}('{operation}', 'certname', 'web1.example.com', NULL, \
+         '{lock}', true, (now() AT TIME ZONE 'UTC')::timestamp, NULL, NULL, NULL, \
+         'dlm_lock_opt_out', '[]'::jsonb, '[\"true\"]'::jsonb{limits}) r"
+    )
+}
+
+#[test]
+fn an_instance_of_the_previous_release_keeps_working_during_the_upgrade() {
+    // The database as the last release left it.
+    let db = foreman_db();
+    migrate(&db.url).expect("migrate");
+    db.exec(
+        "DROP TABLE foreman_dlm_function_sources; \
+         DELETE FROM __diesel_schema_migrations WHERE version = '20261205130000'",
+    );
+    let web1 = db.add_host("web1.example.com");
+    for function in ["foreman_dlm_host_request_v2", "foreman_dlm_host_request"] {
+        let lock = format!("before-{function}");
+        let acquired = db.scalar(&previous_release_call(function, "acquire", &lock));
+        assert_eq!(acquired, json!("granted"), "{function} before the upgrade");
+    }
+
+    // This release migrates while the previous one keeps serving.
+    migrate(&db.url).expect("migrate");
+    for function in ["foreman_dlm_host_request_v2", "foreman_dlm_host_request"] {
+        let held = format!("before-{function}");
+        let released = db.scalar(&previous_release_call(function, "release", &held));
+        assert_eq!(released, json!("released"), "{function} after the upgrade");
+        let lock = format!("after-{function}");
+        let acquired = db.scalar(&previous_release_call(function, "acquire", &lock));
+        assert_eq!(acquired, json!("granted"), "{function} after the upgrade");
+    }
+    assert_eq!(
+        db.rows("SELECT name, host_id FROM dlmlocks ORDER BY name"),
+        json!([
+            {"name": "after-foreman_dlm_host_request", "host_id": web1},
+            {"name": "after-foreman_dlm_host_request_v2", "host_id": web1},
+            {"name": "before-foreman_dlm_host_request", "host_id": null},
+            {"name": "before-foreman_dlm_host_request_v2", "host_id": null},
+        ])
+    );
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM dlmlock_events"),
+        json!(6),
+        "every change has its event"
+    );
+}

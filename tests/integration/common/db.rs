@@ -58,6 +58,9 @@ fn template_fingerprint() -> String {
                 .hash(&mut hasher);
         }
     }
+    for (name, source) in foreman_dlm::storage::functions::FUNCTIONS {
+        (name, source).hash(&mut hasher);
+    }
     format!("{:016x}", hasher.finish())
 }
 

@@ -1,0 +1,89 @@
+//! The database functions, each from the one file that holds its current definition
+//! (`sql/functions/NAME.sql`). Versioned migrations keep their history; after them, `migrate`
+//! applies each file whose checksum differs from the one recorded in
+//! `foreman_dlm_function_sources`, like Flyway's repeatable migrations. A function keeps its
+//! signature for life: a new signature is a new name, and the old one stays for one release, for
+//! the instances of the previous release during a rolling upgrade.
+
+use diesel::sql_types::Text;
+use diesel::{Connection, RunQueryDsl};
+
+macro_rules! source {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!("sql/functions/", $name, ".sql")),
+        )
+    };
+}
+
+/// Every function's name and source, in the order they are applied (a function's body is
+/// checked when it runs, not when it is created, so the order does not matter).
+pub const FUNCTIONS: [(&str, &str); 17] = [
+    source!("foreman_dlm_acquire"),
+    source!("foreman_dlm_acquire_held"),
+    source!("foreman_dlm_enqueue"),
+    source!("foreman_dlm_expire_holders"),
+    source!("foreman_dlm_holders"),
+    source!("foreman_dlm_holders_json"),
+    source!("foreman_dlm_host_parameter"),
+    source!("foreman_dlm_host_request"),
+    source!("foreman_dlm_host_request_v2"),
+    source!("foreman_dlm_locks_held_by"),
+    source!("foreman_dlm_next_window"),
+    source!("foreman_dlm_notify_event"),
+    source!("foreman_dlm_release"),
+    source!("foreman_dlm_release_held"),
+    source!("foreman_dlm_settle_holders"),
+    source!("foreman_dlm_stamp"),
+    source!("foreman_dlm_window_open"),
+];
+
+#[derive(diesel::QueryableByName)]
+struct Recorded {
+    #[diesel(sql_type = Text)]
+    checksum: String,
+}
+
+/// A source's checksum: SHA-256 of the file, in hex.
+pub fn checksum(source: &str) -> String {
+    openssl::sha::sha256(source.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// Applies every function whose source changed since it was last applied, each in a transaction
+/// of its own, and returns their names. The caller holds the migration lock.
+pub fn apply_changed<C>(conn: &mut C) -> Result<Vec<String>, diesel::result::Error>
+where
+    C: Connection<Backend = diesel::pg::Pg> + diesel::connection::LoadConnection,
+{
+    let mut applied = Vec::new();
+    for (name, source) in FUNCTIONS {
+        let wanted = checksum(source);
+        let recorded: Option<Recorded> =
+            diesel::sql_query("SELECT checksum FROM foreman_dlm_function_sources WHERE name = $1")
+                .bind::<Text, _>(name)
+                .get_result(conn)
+                .ok();
+        if recorded.is_some_and(|r| r.checksum == wanted) {
+            continue;
+        }
+        conn.transaction(|conn| {
+            conn.batch_execute(source)?;
+            diesel::sql_query(
+                "INSERT INTO foreman_dlm_function_sources (name, checksum, applied_at) \
+                 VALUES ($1, $2, now() AT TIME ZONE 'UTC') \
+                 ON CONFLICT (name) DO UPDATE \
+                 SET checksum = EXCLUDED.checksum, applied_at = EXCLUDED.applied_at",
+            )
+            .bind::<Text, _>(name)
+            .bind::<Text, _>(&wanted)
+            .execute(conn)
+            .map(|_| ())
+        })?;
+        applied.push(name.to_string());
+    }
+    Ok(applied)
+}
