@@ -111,13 +111,19 @@ impl Outage {
         }
     }
 
-    /// Whether the failure is going on: callers whose own failures follow from it log them at
-    /// debug level.
-    pub fn is_ongoing(&self) -> bool {
-        self.state
+    /// The level for a failure that follows from this one (a sweep skipped while the database
+    /// is down): debug while it goes on, since this outage's own lines say why; else warn.
+    pub fn consequence_level(&self) -> log::Level {
+        let ongoing = self
+            .state
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .since
-            .is_some()
+            .is_some();
+        if ongoing {
+            log::Level::Debug
+        } else {
+            log::Level::Warn
+        }
     }
 }

@@ -37,10 +37,10 @@ impl LockManager {
                 }
                 Ok(_) => {}
                 // The database's outage is reported once, by the pool.
-                Err(LockError::Unavailable(e)) if crate::outage::DATABASE.is_ongoing() => {
-                    log::debug!("lease sweep skipped: {e}")
-                }
-                Err(LockError::Unavailable(e)) => log::warn!("lease sweep skipped: {e}"),
+                Err(LockError::Unavailable(e)) => log::log!(
+                    crate::outage::DATABASE.consequence_level(),
+                    "lease sweep skipped: {e}"
+                ),
                 Err(e) => log::error!("lease sweep failed: {e}"),
             }
         }

@@ -173,11 +173,10 @@ impl Notifier {
                 }
                 Err(e) => {
                     // The database's outage is reported once, by the pool.
-                    if crate::outage::DATABASE.is_ongoing() {
-                        log::debug!("notifications: cannot set up the destinations yet: {e}");
-                    } else {
-                        log::warn!("notifications: cannot set up the destinations yet: {e}");
-                    }
+                    log::log!(
+                        crate::outage::DATABASE.consequence_level(),
+                        "notifications: cannot set up the destinations yet: {e}"
+                    );
                     actix_web::rt::time::sleep(self.poll.max(Duration::from_secs(1))).await;
                 }
             }

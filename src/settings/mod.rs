@@ -11,6 +11,7 @@ mod foreman_yml;
 mod listen;
 mod notifications;
 mod secret;
+mod sources;
 mod unknown_keys;
 pub use unknown_keys::known_keys;
 
@@ -18,7 +19,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use config::{Config, Environment, File, FileFormat};
+use config::{Config, File, FileFormat};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
@@ -231,7 +232,7 @@ impl Settings {
             None => (PathBuf::from(DEFAULT_SETTINGS_PATH), false),
         };
         let mut builder = defaults::defaults()?;
-        let text = read_settings_file(&path, required)?;
+        let text = sources::read_settings_file(&path, required)?;
         if let Some(text) = &text {
             // TOML's own error says where in the file, with the line; the path says which file.
             toml::de::DeTable::parse(text)
@@ -241,13 +242,18 @@ impl Settings {
         let file = text
             .as_deref()
             .map(|text| unknown_keys::FileText { path: &path, text });
-        Self::from_config(builder.add_source(environment()).build(), file.as_ref())
+        Self::from_config(
+            builder.add_source(sources::environment()).build(),
+            file.as_ref(),
+        )
     }
 
     /// Defaults plus environment only; the demo builds settings this way.
     pub fn from_defaults_and_env() -> Result<Settings, SettingsError> {
         Self::from_config(
-            defaults::defaults()?.add_source(environment()).build(),
+            defaults::defaults()?
+                .add_source(sources::environment())
+                .build(),
             None,
         )
     }
@@ -372,45 +378,6 @@ impl Settings {
             _ => conninfo_from_foreman_yml(&self.database.foreman_database_yml).map(Secret::new),
         }
     }
-}
-
-/// The settings file's text, read here so that every way it can fail names the file: `None` for
-/// an absent default file. A directory or a device is not a settings file.
-fn read_settings_file(path: &Path, required: bool) -> Result<Option<String>, SettingsError> {
-    let invalid = |what: String| Err(SettingsError::Invalid(format!("the settings file {what}")));
-    let shown = path.display();
-    match std::fs::metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return invalid(format!("{shown} does not exist"))
-        }
-        Err(e) => return invalid(format!("{shown} cannot be read: {e}")),
-        Ok(meta) if meta.is_dir() => {
-            return invalid(format!("{shown} is a directory; name the TOML file in it"))
-        }
-        Ok(meta) if !meta.is_file() => {
-            return invalid(format!(
-                "{shown} is not a regular file (a device or a socket)"
-            ))
-        }
-        Ok(_) => {}
-    }
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) => invalid(format!("{shown} cannot be read: {e}")),
-    }
-}
-
-fn environment() -> Environment {
-    Environment::with_prefix("FOREMAN_DLM")
-        .prefix_separator("__")
-        .separator("__")
-        .try_parsing(true)
-        .list_separator(",")
-        .with_list_parse_key("client_cert.ca_files")
-        .with_list_parse_key("client_cert.katello_ca_files")
-        .with_list_parse_key("client_cert.crl_files")
-        .with_list_parse_key("client_cert.trusted_proxies")
 }
 
 #[cfg(test)]
