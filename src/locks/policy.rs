@@ -3,7 +3,7 @@
 //!
 //! These types are parsed once, where values enter (settings, the admin API), so everything past
 //! that point holds only valid policies. PostgreSQL evaluates them (see the `foreman_dlm_*`
-//! functions in the migrations): the acquire statement decides inside its own transaction, and the
+//! functions in `storage/sql/functions`): the acquire statement decides inside its own transaction, and the
 //! time zone rules are the database server's, the same for every instance of an HA pair.
 
 use std::fmt;

@@ -6,7 +6,7 @@
 //! the instances of the previous release during a rolling upgrade.
 
 use diesel::sql_types::Text;
-use diesel::{Connection, RunQueryDsl};
+use diesel::{Connection, OptionalExtension, RunQueryDsl};
 
 macro_rules! source {
     ($name:literal) => {
@@ -19,20 +19,22 @@ macro_rules! source {
 
 /// Every function's name and source, in the order they are applied (a function's body is
 /// checked when it runs, not when it is created, so the order does not matter).
-pub const FUNCTIONS: [(&str, &str); 17] = [
-    source!("foreman_dlm_acquire"),
+pub const FUNCTIONS: [(&str, &str); 19] = [
     source!("foreman_dlm_acquire_held"),
     source!("foreman_dlm_enqueue"),
     source!("foreman_dlm_expire_holders"),
+    source!("foreman_dlm_granted"),
+    source!("foreman_dlm_hold"),
+    source!("foreman_dlm_holder_counts"),
     source!("foreman_dlm_holders"),
     source!("foreman_dlm_holders_json"),
     source!("foreman_dlm_host_parameter"),
-    source!("foreman_dlm_host_request"),
     source!("foreman_dlm_host_request_v2"),
     source!("foreman_dlm_locks_held_by"),
+    source!("foreman_dlm_log_event"),
     source!("foreman_dlm_next_window"),
     source!("foreman_dlm_notify_event"),
-    source!("foreman_dlm_release"),
+    source!("foreman_dlm_refuse"),
     source!("foreman_dlm_release_held"),
     source!("foreman_dlm_settle_holders"),
     source!("foreman_dlm_stamp"),
@@ -53,9 +55,16 @@ pub fn checksum(source: &str) -> String {
         .collect()
 }
 
+/// A function file the database refused: its name says which file to look at.
+#[derive(Debug)]
+pub struct FunctionFailed {
+    pub name: &'static str,
+    pub error: diesel::result::Error,
+}
+
 /// Applies every function whose source changed since it was last applied, each in a transaction
 /// of its own, and returns their names. The caller holds the migration lock.
-pub fn apply_changed<C>(conn: &mut C) -> Result<Vec<String>, diesel::result::Error>
+pub fn apply_changed<C>(conn: &mut C) -> Result<Vec<String>, FunctionFailed>
 where
     C: Connection<Backend = diesel::pg::Pg> + diesel::connection::LoadConnection,
 {
@@ -66,7 +75,8 @@ where
             diesel::sql_query("SELECT checksum FROM foreman_dlm_function_sources WHERE name = $1")
                 .bind::<Text, _>(name)
                 .get_result(conn)
-                .ok();
+                .optional()
+                .map_err(|error| FunctionFailed { name, error })?;
         if recorded.is_some_and(|r| r.checksum == wanted) {
             continue;
         }
@@ -82,7 +92,8 @@ where
             .bind::<Text, _>(&wanted)
             .execute(conn)
             .map(|_| ())
-        })?;
+        })
+        .map_err(|error| FunctionFailed { name, error })?;
         applied.push(name.to_string());
     }
     Ok(applied)

@@ -54,8 +54,12 @@ pub fn apply(database_url: &str) -> Result<Applied, MigrationError> {
         .map(|versions| versions.iter().map(|v| v.to_string()).collect())
         .map_err(|e| MigrationError(format!("migration failed: {e}")))
         .and_then(|versions| {
-            let functions = super::functions::apply_changed(conn)
-                .map_err(|e| MigrationError(format!("a function could not be applied: {e}")))?;
+            let functions = super::functions::apply_changed(conn).map_err(|failed| {
+                MigrationError(format!(
+                    "function {} could not be applied: {}",
+                    failed.name, failed.error
+                ))
+            })?;
             Ok(Applied {
                 versions,
                 functions,

@@ -256,6 +256,39 @@ fn assert_each_function_is_its_file(db: &TestDb, state: &str) {
     assert_eq!(files, sources.len(), "every file in {dir} is applied");
 }
 
+/// The last migration of each earlier release: 0.1.0 defined its functions in migrations, 0.2.0
+/// recorded their source files in `foreman_dlm_function_sources`.
+const RELEASE_0_1_0: &str = "20261205120000";
+const RELEASE_0_2_0: &str = "20261205130000";
+
+/// The database as a release that ended with migration `last` left it.
+fn migrate_as_release(db: &TestDb, last: &str) {
+    use diesel::migration::MigrationSource;
+    use diesel::Connection;
+    use diesel_migrations::MigrationHarness;
+    // diesel's own table, as its harness creates it before the first migration.
+    db.exec(
+        "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY \
+         NOT NULL, run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+    );
+    let mut conn = diesel::PgConnection::establish(&db.url).unwrap();
+    let mut all = MigrationSource::<diesel::pg::Pg>::migrations(&migrations::MIGRATIONS).unwrap();
+    all.sort_by_key(|m| m.name().version().to_string());
+    for migration in all {
+        if migration.name().version().to_string().as_str() <= last {
+            conn.run_migration(&*migration).unwrap();
+        }
+    }
+    if last == RELEASE_0_2_0 {
+        // 0.2.0 applied its files, which held what the migrations had defined.
+        db.exec(
+            "INSERT INTO foreman_dlm_function_sources (name, checksum, applied_at) \
+             SELECT p.proname, 'as 0.2.0 had it', now() FROM pg_proc p \
+             WHERE p.proname LIKE 'foreman\\_dlm\\_%'",
+        );
+    }
+}
+
 #[test]
 fn every_function_in_the_database_is_defined_by_exactly_one_source_file() {
     // A fresh Foreman database.
@@ -268,16 +301,15 @@ fn every_function_in_the_database_is_defined_by_exactly_one_source_file() {
     migrate(&by_plugin.url).expect("migrate");
     assert_each_function_is_its_file(&by_plugin, "plugin tables");
 
-    // The last release's state (every migration but the function sources), then this one's.
-    let last_release = foreman_db();
-    last_release.exec(PLUGIN_TABLES_SQL);
-    migrate(&last_release.url).expect("migrate");
-    last_release.exec(
-        "DROP TABLE foreman_dlm_function_sources; \
-         DELETE FROM __diesel_schema_migrations WHERE version = '20261205130000'",
-    );
-    migrate(&last_release.url).expect("migrate again");
-    assert_each_function_is_its_file(&last_release, "from the last release");
+    // Each earlier release's state, then this one's.
+    for release in [RELEASE_0_1_0, RELEASE_0_2_0] {
+        let earlier = foreman_db();
+        earlier.exec(PLUGIN_TABLES_SQL);
+        migrate_as_release(&earlier, release);
+        assert!(!functions_in(&earlier).is_empty());
+        migrate(&earlier.url).expect("migrate");
+        assert_each_function_is_its_file(&earlier, &format!("from {release}"));
+    }
 }
 
 fn migrate_command(db: &TestDb) -> String {
@@ -362,60 +394,60 @@ fn two_concurrent_migrates_apply_each_function_once() {
     assert_each_function_is_its_file(&db, "after two concurrent runs");
 }
 
-/// The host request as the previous releases send it: 0.1.0's last builds call
-/// `foreman_dlm_host_request_v2` (with the host limits), its earlier ones
-/// `foreman_dlm_host_request`. Recorded from their statements, with the settings' defaults.
-fn previous_release_call(function: &str, operation: &str, lock: &str) -> String {
-    let limits = if function.ends_with("_v2") {
-        ", 60, 20"
-    } else {
-        ""
-    };
+/// The host request as the previous release (0.2.0) sends it, recorded from its statement, with
+/// the settings' defaults.
+fn previous_release_call(operation: &str, lock: &str) -> String {
     format!(
-        "SELECT r.outcome FROM {function}('{operation}', 'certname', 'web1.example.com', NULL, \
-         '{lock}', true, (now() AT TIME ZONE 'UTC')::timestamp, NULL, NULL, NULL, \
-         'dlm_lock_opt_out', '[]'::jsonb, '[\"true\"]'::jsonb{limits}) r"
+        "SELECT r.outcome FROM foreman_dlm_host_request_v2('{operation}', 'certname', \
+         'web1.example.com', NULL, '{lock}', true, (now() AT TIME ZONE 'UTC')::timestamp, \
+         NULL, NULL, NULL, 'dlm_lock_opt_out', '[]'::jsonb, '[\"true\"]'::jsonb, 60, 20) r"
     )
 }
 
 #[test]
 fn an_instance_of_the_previous_release_keeps_working_during_the_upgrade() {
-    // The database as the last release left it.
+    // The database as the previous release left it.
     let db = foreman_db();
-    migrate(&db.url).expect("migrate");
-    db.exec(
-        "DROP TABLE foreman_dlm_function_sources; \
-         DELETE FROM __diesel_schema_migrations WHERE version = '20261205130000'",
-    );
+    migrate_as_release(&db, RELEASE_0_2_0);
     let web1 = db.add_host("web1.example.com");
-    for function in ["foreman_dlm_host_request_v2", "foreman_dlm_host_request"] {
-        let lock = format!("before-{function}");
-        let acquired = db.scalar(&previous_release_call(function, "acquire", &lock));
-        assert_eq!(acquired, json!("granted"), "{function} before the upgrade");
-    }
+    let acquired = db.scalar(&previous_release_call("acquire", "before"));
+    assert_eq!(acquired, json!("granted"), "before the upgrade");
 
     // This release migrates while the previous one keeps serving.
     migrate(&db.url).expect("migrate");
-    for function in ["foreman_dlm_host_request_v2", "foreman_dlm_host_request"] {
-        let held = format!("before-{function}");
-        let released = db.scalar(&previous_release_call(function, "release", &held));
-        assert_eq!(released, json!("released"), "{function} after the upgrade");
-        let lock = format!("after-{function}");
-        let acquired = db.scalar(&previous_release_call(function, "acquire", &lock));
-        assert_eq!(acquired, json!("granted"), "{function} after the upgrade");
-    }
+    let released = db.scalar(&previous_release_call("release", "before"));
+    assert_eq!(released, json!("released"), "after the upgrade");
+    let acquired = db.scalar(&previous_release_call("acquire", "after"));
+    assert_eq!(acquired, json!("granted"), "after the upgrade");
     assert_eq!(
         db.rows("SELECT name, host_id FROM dlmlocks ORDER BY name"),
         json!([
-            {"name": "after-foreman_dlm_host_request", "host_id": web1},
-            {"name": "after-foreman_dlm_host_request_v2", "host_id": web1},
-            {"name": "before-foreman_dlm_host_request", "host_id": null},
-            {"name": "before-foreman_dlm_host_request_v2", "host_id": null},
+            {"name": "after", "host_id": web1},
+            {"name": "before", "host_id": null},
         ])
     );
     assert_eq!(
-        db.scalar("SELECT count(*) FROM dlmlock_events"),
-        json!(6),
+        db.rows("SELECT event_type, host_id FROM dlmlock_events ORDER BY id"),
+        json!([
+            {"event_type": "acquire", "host_id": web1},
+            {"event_type": "release", "host_id": web1},
+            {"event_type": "acquire", "host_id": web1},
+        ]),
         "every change has its event"
+    );
+    // What only 0.1.0 called is gone, with its record.
+    assert_eq!(
+        db.scalar(
+            "SELECT count(*) FROM pg_proc WHERE proname IN \
+             ('foreman_dlm_acquire', 'foreman_dlm_release', 'foreman_dlm_host_request')"
+        ),
+        json!(0)
+    );
+    assert_eq!(
+        db.scalar(
+            "SELECT count(*) FROM foreman_dlm_function_sources WHERE name IN \
+             ('foreman_dlm_acquire', 'foreman_dlm_release', 'foreman_dlm_host_request')"
+        ),
+        json!(0)
     );
 }

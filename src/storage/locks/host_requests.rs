@@ -1,6 +1,6 @@
 //! A host's show, acquire and release: ONE statement each, one round trip.
 //!
-//! Each statement is one call of `foreman_dlm_host_request_v2` (migration `host_lock_limits`),
+//! Each statement is one call of `foreman_dlm_host_request_v2` (`sql/functions/`),
 //! which finds the host by its certificate's subject, records its check-in, finds the lock (by
 //! id, else name) and creates it on first use, and — for acquire — resolves the
 //! `can_acquire_update_locks` parameter through Foreman's whole inheritance chain; then it applies

@@ -2,7 +2,7 @@
 //! an HA pair, recording the result, the stale sweep, and Foreman's host status.
 //!
 //! Rows are written by the database itself, in the transaction of the lock change: a trigger on
-//! `dlmlock_events` (see the migration `notifications`).
+//! `dlmlock_events` (see `sql/functions/foreman_dlm_notify_event.sql`).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;

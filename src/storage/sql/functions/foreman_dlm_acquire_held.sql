@@ -22,15 +22,8 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    SELECT COALESCE(array_agg(h.host_id ORDER BY h.acquired_at, h.host_id)
-                        FILTER (WHERE h.expires_at <= at), '{}'),
-           count(*) FILTER (WHERE h.expires_at IS NULL OR h.expires_at > at),
-           (array_agg(h.host_id ORDER BY h.acquired_at, h.host_id)
-                FILTER (WHERE h.expires_at IS NULL OR h.expires_at > at))[1],
-           min(h.acquired_at) FILTER (WHERE h.host_id = caller
-                                        AND (h.expires_at IS NULL OR h.expires_at > at))
-      INTO expired, live, oldest, mine
-      FROM foreman_dlm_holders(target.id, target.host_id, target.updated_at, lease_seconds) h;
+    SELECT c.expired, c.live, c.oldest, c.mine INTO expired, live, oldest, mine
+      FROM foreman_dlm_holder_counts(target, caller, lease_seconds, at) c;
 
     outcome := CASE
         WHEN NOT target.enabled THEN 'disabled'
@@ -48,12 +41,7 @@ BEGIN
         PERFORM foreman_dlm_settle_holders(target);
         PERFORM foreman_dlm_expire_holders(target, expired, at);
         IF outcome IN ('granted', 'refreshed') THEN
-            INSERT INTO foreman_dlm_lock_holders AS s (dlmlock_id, host_id, acquired_at,
-                                                       refreshed_at)
-            VALUES (target.id, caller, COALESCE(mine, at), at)
-                ON CONFLICT (dlmlock_id, host_id)
-                DO UPDATE SET acquired_at = EXCLUDED.acquired_at,
-                              refreshed_at = EXCLUDED.refreshed_at, stale_notified_at = NULL;
+            PERFORM foreman_dlm_hold(target.id, caller, COALESCE(mine, at), at);
         END IF;
         SELECT s.host_id, s.updated_at INTO target.host_id, updated_at
           FROM foreman_dlm_stamp(target, at) s;
@@ -61,19 +49,9 @@ BEGIN
     END IF;
 
     IF outcome = 'granted' THEN
-        INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, user_id, created_at,
-                                    updated_at)
-        VALUES (target.id, 'acquire', caller, acting_user, at, at);
-        DELETE FROM foreman_dlm_waiting w WHERE w.dlmlock_id = target.id AND w.host_id = caller;
-    ELSIF outcome NOT IN ('refreshed') THEN
-        INSERT INTO foreman_dlm_waiting AS w (dlmlock_id, host_id, reason, refused_at)
-        VALUES (target.id, caller, outcome, at)
-            ON CONFLICT (dlmlock_id, host_id)
-            DO UPDATE SET reason = EXCLUDED.reason, refused_at = EXCLUDED.refused_at;
-        -- A refusal names the (oldest) holder, as the plugin's `fail` event does.
-        INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, user_id, created_at,
-                                    updated_at)
-        VALUES (target.id, 'fail', oldest, acting_user, at, at);
+        PERFORM foreman_dlm_granted(target.id, caller, acting_user, at);
+    ELSIF outcome <> 'refreshed' THEN
+        PERFORM foreman_dlm_refuse(target.id, caller, outcome, oldest, acting_user, at);
         IF outcome = 'outside_window' THEN
             next_window_at := foreman_dlm_next_window(windows, at);
         END IF;

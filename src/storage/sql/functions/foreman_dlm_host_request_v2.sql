@@ -191,31 +191,16 @@ BEGIN
         IF outcome = 'granted' THEN
             DELETE FROM foreman_dlm_lock_holders h
              WHERE h.dlmlock_id = target.id AND h.host_id <> caller_id;
-            INSERT INTO foreman_dlm_lock_holders AS h (dlmlock_id, host_id, acquired_at,
-                                                       refreshed_at)
-            VALUES (target.id, caller_id, at, at)
-                ON CONFLICT (dlmlock_id, host_id)
-                DO UPDATE SET acquired_at = EXCLUDED.acquired_at,
-                              refreshed_at = EXCLUDED.refreshed_at, stale_notified_at = NULL;
+            PERFORM foreman_dlm_hold(target.id, caller_id, at, at);
             UPDATE dlmlocks l SET host_id = caller_id, updated_at = at WHERE l.id = target.id;
-            INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, user_id, created_at,
-                                        updated_at)
-            VALUES (target.id, 'acquire', caller_id, acting_user, at, at);
-            DELETE FROM foreman_dlm_waiting w
-             WHERE w.dlmlock_id = target.id AND w.host_id = caller_id;
+            PERFORM foreman_dlm_granted(target.id, caller_id, acting_user, at);
             updated_at := at;
             holders := json_build_array(json_build_object(
                            'host_id', caller_id, 'name', caller_name,
                            'acquired_at', at, 'refreshed_at', at,
                            'expires_at', at + make_interval(secs => lease_seconds)))::text;
         ELSE
-            INSERT INTO foreman_dlm_waiting AS w (dlmlock_id, host_id, reason, refused_at)
-            VALUES (target.id, caller_id, outcome, at)
-                ON CONFLICT (dlmlock_id, host_id)
-                DO UPDATE SET reason = EXCLUDED.reason, refused_at = EXCLUDED.refused_at;
-            INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, user_id, created_at,
-                                        updated_at)
-            VALUES (target.id, 'fail', NULL, acting_user, at, at);
+            PERFORM foreman_dlm_refuse(target.id, caller_id, outcome, NULL, acting_user, at);
             IF outcome = 'outside_window' THEN
                 next_window_at := foreman_dlm_next_window(window_list, at);
             END IF;
@@ -232,9 +217,7 @@ BEGIN
         -- plugin's holder.
         DELETE FROM foreman_dlm_lock_holders h
          WHERE h.dlmlock_id = target.id AND h.host_id = caller_id;
-        INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, user_id, created_at,
-                                    updated_at)
-        VALUES (target.id, 'release', caller_id, acting_user, at, at);
+        PERFORM foreman_dlm_log_event(target.id, 'release', caller_id, acting_user, at);
         UPDATE dlmlocks l
            SET host_id = (SELECT h.host_id FROM foreman_dlm_lock_holders h
                            WHERE h.dlmlock_id = target.id

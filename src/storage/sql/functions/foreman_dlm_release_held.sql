@@ -14,15 +14,8 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    SELECT COALESCE(array_agg(h.host_id ORDER BY h.acquired_at, h.host_id)
-                        FILTER (WHERE h.expires_at <= at), '{}'),
-           count(*) FILTER (WHERE h.expires_at IS NULL OR h.expires_at > at),
-           (array_agg(h.host_id ORDER BY h.acquired_at, h.host_id)
-                FILTER (WHERE h.expires_at IS NULL OR h.expires_at > at))[1],
-           COALESCE(bool_or(h.host_id = caller AND (h.expires_at IS NULL OR h.expires_at > at)),
-                    false)
-      INTO expired, live, oldest, mine
-      FROM foreman_dlm_holders(target.id, target.host_id, target.updated_at, lease_seconds) h;
+    SELECT c.expired, c.live, c.oldest, c.mine IS NOT NULL INTO expired, live, oldest, mine
+      FROM foreman_dlm_holder_counts(target, caller, lease_seconds, at) c;
 
     -- With one slot this is the plugin's rule: the holder, or anyone on a free lock, releases.
     -- With more, a caller without a slot is answered 200 and nothing changes.
@@ -50,13 +43,9 @@ BEGIN
     END IF;
 
     IF outcome = 'released' THEN
-        INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, user_id, created_at,
-                                    updated_at)
-        VALUES (target.id, 'release', caller, acting_user, at, at);
+        PERFORM foreman_dlm_log_event(target.id, 'release', caller, acting_user, at);
     ELSIF outcome IN ('disabled', 'held') THEN
-        INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, user_id, created_at,
-                                    updated_at)
-        VALUES (target.id, 'fail', oldest, acting_user, at, at);
+        PERFORM foreman_dlm_log_event(target.id, 'fail', oldest, acting_user, at);
     END IF;
     holders := foreman_dlm_holders_json(target.id, target.host_id, updated_at, lease_seconds, at);
 END
