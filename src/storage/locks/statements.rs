@@ -186,8 +186,8 @@ impl LockStatements {
 
 /// The host statements: one call of `foreman_dlm_host_request_v2` (`sql/functions/`), which does
 /// all of a request's work, with the settings' part of the lock's policy, the opt-out rules and
-/// the host limits as constants. With patterns, the policy is resolved from the name of the lock the request is about; without, it
-/// is the default.
+/// the host limits as constants. With patterns, the policy is resolved from the name of the lock
+/// the request is about; without, it is the default.
 fn host_statements(
     opt_out: &OptOutRule<'_>,
     patterns: &[PolicyPattern],
