@@ -4,6 +4,7 @@
 //! certificates → Foreman hosts) → [`locks`] (what a host may do to a lock) → [`storage`]
 //! (PostgreSQL: Foreman's database, the plugin's tables). [`commands`] holds the CLI subcommands.
 
+pub mod alerts;
 pub mod clock;
 pub mod commands;
 pub mod demo;

@@ -32,6 +32,11 @@ enum Command {
     /// Show the plugin's "Distributed Lock" host status rows; --purge removes them (for a site
     /// that drops the plugin).
     HostStatus(commands::host_status::HostStatusArgs),
+    /// Stop new holders of one lock, or of every lock (--all), until `resume`: holders keep their
+    /// slots, may refresh and release.
+    Halt(commands::halt::HaltArgs),
+    /// Lift a halt: one lock's, or every halt (--all).
+    Resume(commands::halt::ResumeArgs),
     /// Run the service against a throw-away demo database on the local PostgreSQL, with generated
     /// certificates, and print curl commands to try it.
     Demo(commands::demo::DemoArgs),
@@ -49,6 +54,8 @@ fn main() -> ExitCode {
         Command::ExpireEvents(args) => commands::expire_events(config, &args),
         Command::Status(args) => commands::status::run(config, &args),
         Command::HostStatus(args) => commands::host_status::run(config, &args),
+        Command::Halt(args) => commands::halt::halt(config, &args),
+        Command::Resume(args) => commands::halt::resume(config, &args),
         Command::Demo(args) => commands::demo::run(args),
     }
 }

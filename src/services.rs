@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::alerts::AlertGate;
 use crate::identity::users::UserAuthenticator;
 use crate::identity::ClientCertAuthenticator;
 use crate::locks::{Limits, LockManager};
@@ -50,6 +51,14 @@ impl Services {
             Duration::from_secs(limits.admin_statement_timeout_seconds),
         )?;
         let notifier = Notifier::new(db.clone(), settings);
+        let metrics = Arc::new(Metrics::new());
+        let alert_gate = settings
+            .prometheus
+            .as_ref()
+            .map(AlertGate::new)
+            .transpose()
+            .map_err(|e| format!("[prometheus]: {e}"))?;
+        let gate_metrics = metrics.clone();
         let certificates = ClientCertAuthenticator::from_settings(&settings.client_cert)
             .map_err(|e| e.to_string())?;
         Ok(Services {
@@ -59,7 +68,7 @@ impl Services {
                 &settings.logins,
                 &settings.foreman.settings_yml,
             ),
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             db: db.clone(),
             lock_series: settings.metrics.lock_series,
             locks: LockManager::new(
@@ -77,6 +86,10 @@ impl Services {
             .after_notifications(
                 notifier.set_up(),
                 Duration::from_secs(settings.database.connect_timeout_seconds),
+            )
+            .with_alert_gate(
+                alert_gate,
+                Box::new(move |result| gate_metrics.alert_gate_query(result)),
             ),
             notifier,
         })

@@ -2,6 +2,7 @@
 
 pub mod check_config;
 pub mod demo;
+pub mod halt;
 pub mod host_status;
 pub mod status;
 

@@ -15,6 +15,7 @@ use crate::clock;
 use crate::locks::admin::{ListRequest, PerPage};
 use crate::locks::model::{Holder, Lock};
 use crate::locks::name::printable;
+use crate::locks::policy::LeaseExpiry;
 use crate::locks::LockManager;
 use crate::settings::Settings;
 use crate::storage::Database;
@@ -119,7 +120,12 @@ impl View {
             "id": lock.id, "name": lock.name, "enabled": lock.enabled,
             "stale": lock.holders.iter().any(|h| self.stale(h)),
             "max_holders": lock.policy.max_holders, "lease_seconds": lock.policy.lease_seconds,
-            "windows": lock.policy.windows, "holders": holders,
+            "windows": lock.policy.windows, "on_lease_expiry": lock.policy.on_lease_expiry,
+            "cooldown_seconds": lock.policy.cooldown_seconds,
+            "block_on_alerts": lock.policy.block_on_alerts, "holders": holders,
+            "halted": lock.halt.is_some(),
+            "halted_at": lock.halt.as_ref().map(|h| time(h.halted_at)),
+            "halt_reason": lock.halt.as_ref().map(|h| h.reason.clone()),
         })
     }
 
@@ -129,7 +135,11 @@ impl View {
         ]
         .map(str::to_string)];
         for lock in locks {
-            let state = if lock.enabled { "enabled" } else { "disabled" };
+            let state = match (&lock.halt, lock.enabled) {
+                (Some(_), _) => "halted",
+                (None, true) => "enabled",
+                (None, false) => "disabled",
+            };
             let slots = format!("{}/{}", lock.holders.len(), lock.policy.max_holders);
             let mut policy = Vec::new();
             if let Some(lease) = lock.policy.lease_seconds {
@@ -137,6 +147,17 @@ impl View {
             }
             for window in &lock.policy.windows {
                 policy.push(window.to_string());
+            }
+            if lock.policy.lease_seconds.is_some()
+                && lock.policy.on_lease_expiry == LeaseExpiry::Release
+            {
+                policy.push("a lapsed lease does not halt".into());
+            }
+            if lock.policy.cooldown_seconds > 0 {
+                policy.push(format!("cooldown {}s", lock.policy.cooldown_seconds));
+            }
+            if let Some(expression) = &lock.policy.block_on_alerts {
+                policy.push(format!("gate {}", printable(expression)));
             }
             let policy = if policy.is_empty() {
                 "-".into()
@@ -179,6 +200,35 @@ impl View {
         }
         if locks.is_empty() {
             out.push_str("(no locks)\n");
+        }
+        out.push_str(&self.halts(locks));
+        out
+    }
+
+    /// Why the halted locks are halted: the fleet's halt once, then each lock's own.
+    fn halts(&self, locks: &[Lock]) -> String {
+        let since = |at: NaiveDateTime| at.format("%Y-%m-%d %H:%M UTC").to_string();
+        let mut out = String::new();
+        if let Some(fleet) = locks
+            .iter()
+            .filter_map(|l| l.halt.as_ref())
+            .find(|h| h.fleet)
+        {
+            out.push_str(&format!(
+                "\nEvery lock is halted since {}: {}\n",
+                since(fleet.halted_at),
+                printable(&fleet.reason)
+            ));
+        }
+        for lock in locks {
+            if let Some(halt) = lock.halt.as_ref().filter(|h| !h.fleet) {
+                out.push_str(&format!(
+                    "\n{} is halted since {}: {}\n",
+                    printable(&lock.name),
+                    since(halt.halted_at),
+                    printable(&halt.reason)
+                ));
+            }
         }
         out
     }

@@ -15,7 +15,8 @@ use super::error::ApiError;
 use super::lock_routes::{lock_ref, refuse_body};
 use super::pagination::IndexParams;
 use super::params::{
-    bool_field, host_id_field, lock_attributes, policy_fields, read_body, text_field, unprocessable,
+    bool_field, halt_fields, host_id_field, lock_attributes, policy_fields, read_body, text_field,
+    unprocessable,
 };
 use super::views::{EventBody, LockBody};
 use super::AppState;
@@ -92,7 +93,7 @@ pub async fn create(
 }
 
 /// PUT /api/dlmlocks/:id — name, type, host_id (null = force release of every holder), enabled,
-/// max_holders, lease_seconds, windows.
+/// the policy's values, and halted (with halt_reason).
 pub async fn update(
     req: HttpRequest,
     credentials: Credentials,
@@ -114,6 +115,7 @@ pub async fn update(
         host_id: host_id_field(&attributes).map_err(&invalid)?,
         enabled: bool_field(&attributes, "enabled").map_err(&invalid)?,
         policy: policy_fields(&attributes).map_err(&invalid)?,
+        halt: halt_fields(&attributes).map_err(&invalid)?,
     };
     let updated = state.services.locks.update(&lock, changes, user.id).await?;
     log::info!("user {:?} updated lock {:?}", user.login, updated.name);

@@ -170,12 +170,20 @@ impl ApiError {
             ApiError::PreconditionFailed { lock_id, refusal } => {
                 let mut error = json!({"id": lock_id, "message": PRECONDITION_FAILED,
                                        "reason": refusal.reason()});
-                if let Refusal::OutsideWindow {
-                    next_window_at: Some(at),
-                } = refusal
-                {
-                    error["next_window_at"] =
-                        json!(at.and_utc().to_rfc3339_opts(SecondsFormat::Secs, true));
+                let utc = |at: &chrono::NaiveDateTime| {
+                    json!(at.and_utc().to_rfc3339_opts(SecondsFormat::Secs, true))
+                };
+                match refusal {
+                    Refusal::OutsideWindow {
+                        next_window_at: Some(at),
+                    } => error["next_window_at"] = utc(at),
+                    Refusal::Halted { halt_reason } => error["halt_reason"] = json!(halt_reason),
+                    // Rounded up: a host that comes back at the second it was given is let in.
+                    Refusal::CoolingDown { retry_at: Some(at) } => {
+                        error["retry_at"] = utc(&ceil_to_second(*at))
+                    }
+                    Refusal::Blocked { blocked_by } => error["blocked_by"] = json!(blocked_by),
+                    _ => {}
                 }
                 json!({ "error": error })
             }
@@ -340,6 +348,15 @@ impl From<InvalidLockName> for ApiError {
 impl From<MalformedLogin> for ApiError {
     fn from(e: MalformedLogin) -> Self {
         ApiError::BadRequest(e.0)
+    }
+}
+
+/// `at`, or the next whole second when it has a fraction.
+fn ceil_to_second(at: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+    use chrono::Timelike;
+    match at.with_nanosecond(0) {
+        Some(whole) if whole != at => whole + chrono::Duration::seconds(1),
+        _ => at,
     }
 }
 

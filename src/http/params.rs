@@ -9,7 +9,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
-use crate::locks::policy::{PolicyChanges, Window};
+use crate::locks::model::{halt_reason_problem, HaltChange};
+use crate::locks::policy::{LeaseExpiry, PolicyChanges, Window};
 
 /// Reads a request body within `timeout` and at most `max_bytes`: a slow or endless body ties
 /// up nothing for longer than that.
@@ -144,11 +145,48 @@ pub fn policy_fields(attributes: &Map<String, Value>) -> FieldResult<PolicyChang
         ),
         Some(_) => return Err(("windows", "must be a list of windows".into())),
     };
+    let on_lease_expiry = match text_field(attributes, "on_lease_expiry")? {
+        None => None,
+        Some(text) => Some(text.as_deref().and_then(LeaseExpiry::parse).ok_or((
+            "on_lease_expiry",
+            "must be \"halt\" or \"release\"".to_string(),
+        ))?),
+    };
+    let cooldown_message = "must be a whole number of seconds (0 for none)";
+    let cooldown_seconds = match integer_field(attributes, "cooldown_seconds", cooldown_message)? {
+        Some(None) => Some(0),
+        other => other.flatten(),
+    };
+    // "" is no gate, as null is: a cleared form field.
+    let block_on_alerts = text_field(attributes, "block_on_alerts")?
+        .map(|expression| expression.filter(|e| !e.is_empty()));
     Ok(PolicyChanges {
         max_holders,
         lease_seconds,
         windows,
+        on_lease_expiry,
+        cooldown_seconds,
+        block_on_alerts,
     })
+}
+
+/// `halted` (true halts the lock, false resumes it) and `halt_reason`, which only a halt reads.
+pub fn halt_fields(attributes: &Map<String, Value>) -> FieldResult<Option<HaltChange>> {
+    let reason = text_field(attributes, "halt_reason")?.flatten();
+    match (bool_field(attributes, "halted")?, reason) {
+        (Some(true), reason) => {
+            let reason = reason.unwrap_or_else(|| "halted by an admin".to_string());
+            if let Some(problem) = halt_reason_problem(&reason) {
+                return Err(("halt_reason", problem));
+            }
+            Ok(Some(HaltChange::Halt { reason }))
+        }
+        (Some(false), None) => Ok(Some(HaltChange::Resume)),
+        (Some(false), Some(_)) | (None, Some(_)) => {
+            Err(("halt_reason", "is only read with halted: true".to_string()))
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 /// Foreman's 422 for one field.

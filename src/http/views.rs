@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use serde::{Serialize, Serializer};
 
 use crate::locks::model::{Holder, Lock, LockEvent};
-use crate::locks::policy::Window;
+use crate::locks::policy::{LeaseExpiry, Window};
 use crate::locks::Caller;
 
 /// `api/v2/dlmlocks/show`: base attributes, timestamps and the holder, then the policy and every
@@ -26,7 +26,14 @@ pub struct LockBody {
     pub max_holders: i32,
     pub lease_seconds: Option<i32>,
     pub windows: Vec<Window>,
+    pub on_lease_expiry: LeaseExpiry,
+    pub cooldown_seconds: i32,
+    pub block_on_alerts: Option<String>,
     pub holders: Vec<HolderEntry>,
+    pub halted: bool,
+    #[serde(serialize_with = "foreman_time")]
+    pub halted_at: Option<NaiveDateTime>,
+    pub halt_reason: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,7 +94,13 @@ impl LockBody {
             max_holders: lock.policy.max_holders,
             lease_seconds: lock.policy.lease_seconds,
             windows: lock.policy.windows,
+            on_lease_expiry: lock.policy.on_lease_expiry,
+            cooldown_seconds: lock.policy.cooldown_seconds,
+            block_on_alerts: lock.policy.block_on_alerts,
             holders: lock.holders.into_iter().map(HolderEntry::from).collect(),
+            halted: lock.halt.is_some(),
+            halted_at: lock.halt.as_ref().map(|h| h.halted_at),
+            halt_reason: lock.halt.map(|h| h.reason),
         }
     }
 }
@@ -166,6 +179,7 @@ mod tests {
             updated_at: None,
             policy: crate::locks::policy::Policy::default(),
             holders,
+            halt: None,
         }
     }
 
@@ -188,9 +202,11 @@ mod tests {
                 "created_at": "2021-11-26 08:27:28 UTC", "updated_at": null,
                 "host": {"name": "web1.example.com", "self": true},
                 "max_holders": 1, "lease_seconds": null, "windows": [],
+                "on_lease_expiry": "halt", "cooldown_seconds": 0, "block_on_alerts": null,
                 "holders": [{"host_id": 5, "host": {"name": "web1.example.com"},
                              "acquired_at": "2021-11-26 08:27:28 UTC",
-                             "refreshed_at": "2021-11-26 08:27:28 UTC", "expires_at": null}]
+                             "refreshed_at": "2021-11-26 08:27:28 UTC", "expires_at": null}],
+                "halted": false, "halted_at": null, "halt_reason": null
             })
         );
         let body =

@@ -1,7 +1,7 @@
 //! What Foreman users do to locks: list and search, create, edit (including force-release and
 //! enable/disable), delete, and read the event log. Permission checks happen before these run.
 
-use super::model::{Lock, LockChanges, LockEvent, NewLock, Page, UPDATE_LOCK_TYPE};
+use super::model::{HaltChange, Lock, LockChanges, LockEvent, NewLock, Page, UPDATE_LOCK_TYPE};
 use super::policy::{self, PolicyChanges};
 use super::search::{parse_order, parse_search, ListQuery};
 use super::{LockError, LockManager, LockName, LockRef};
@@ -182,6 +182,9 @@ impl LockManager {
             lock_id: Some(found.id),
             errors: vec![(field, message)],
         };
+        if let Some(HaltChange::Halt { reason }) = &changes.halt {
+            super::halts::check_reason(reason)?;
+        }
         let mut policy_errors = changes.policy.check(self.limits.windows_per_lock);
         policy_errors.extend(self.unknown_time_zones(&mut conn, &changes.policy).await?);
         if !policy_errors.is_empty() {

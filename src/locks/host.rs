@@ -1,6 +1,7 @@
 //! A host's own requests: show, acquire and release, one statement each (see
 //! `storage::locks::host_requests`), and what their outcomes mean.
 
+use super::gate::GateAnswer;
 use super::model::{Lock, Refusal};
 use super::{opt_out, LockError, LockManager, LockRef, OPT_OUT_PARAMETER};
 use crate::clock;
@@ -69,10 +70,13 @@ impl LockManager {
     ) -> Result<HostAnswer, LockError> {
         let mut conn = self.change_conn().await?;
         let mut verdict = None;
-        // At most two passes: the first may leave an unusual opt-out value to us.
-        for _ in 0..2 {
+        let mut gate: Option<GateAnswer> = None;
+        // At most three passes: the first may leave an unusual opt-out value to us, and a gated
+        // lock's grant waits for the alert gate's answer.
+        for _ in 0..3 {
             let operation = HostOperation::Acquire {
                 opt_out_verdict: verdict,
+                gate_verdict: gate.as_ref().map(|g| g.blocked_by.is_empty()),
             };
             let (caller, row) = self
                 .host_request(&mut conn, certificate, lock, operation)
@@ -81,13 +85,21 @@ impl LockManager {
                 verdict = Some(opt_out::may_acquire(row.opt_out_value.as_deref()));
                 continue;
             };
+            if row.outcome.as_deref() == Some("ask_gate") && gate.is_none() {
+                // Prometheus may take seconds: the connection goes back to the pool meanwhile.
+                drop(conn);
+                gate = Some(self.ask_alert_gate(&row).await?);
+                conn = self.change_conn().await?;
+                continue;
+            }
             if !allowed {
                 log::info!(
                     "host {} may not acquire update locks ({OPT_OUT_PARAMETER})",
                     caller.name
                 );
             }
-            return answer(caller, &row);
+            let blocked_by = gate.map(|g| g.blocked_by).unwrap_or_default();
+            return answer(caller, &row, blocked_by);
         }
         Err(LockError::Internal(format!(
             "acquiring {:?} did not settle",
@@ -106,7 +118,7 @@ impl LockManager {
         let (caller, row) = self
             .host_request(&mut conn, certificate, lock, HostOperation::Release)
             .await?;
-        answer(caller, &row)
+        answer(caller, &row, Vec::new())
     }
 
     /// The host the certificate names, and what its request saw and did.
@@ -154,8 +166,13 @@ impl LockManager {
     }
 }
 
-/// A decided acquire or release, as the domain answers it.
-fn answer(caller: Caller, row: &HostRequestRow) -> Result<HostAnswer, LockError> {
+/// A decided acquire or release, as the domain answers it; `blocked_by`: what the alert gate
+/// said, for a `blocked` refusal.
+fn answer(
+    caller: Caller,
+    row: &HostRequestRow,
+    blocked_by: Vec<String>,
+) -> Result<HostAnswer, LockError> {
     match row.outcome.as_deref() {
         Some("too_many_created") => {
             log::warn!(
@@ -188,9 +205,22 @@ fn answer(caller: Caller, row: &HostRequestRow) -> Result<HostAnswer, LockError>
         Some("released") => HostOutcome::Released,
         Some("not_held") => HostOutcome::NotHeld,
         other => {
-            let refusal = Refusal::from_outcome(other, row.next_window_at).ok_or_else(|| {
-                LockError::Internal(format!("unexpected outcome {other:?} for lock {lock_id}"))
-            })?;
+            let refusal = match other {
+                Some("halted") => Refusal::Halted {
+                    halt_reason: row
+                        .lock()?
+                        .and_then(|l| l.halt)
+                        .map(|h| h.reason)
+                        .unwrap_or_default(),
+                },
+                Some("cooling_down") => Refusal::CoolingDown {
+                    retry_at: row.retry_at,
+                },
+                Some("blocked") => Refusal::Blocked { blocked_by },
+                _ => Refusal::from_outcome(other, row.next_window_at).ok_or_else(|| {
+                    LockError::Internal(format!("unexpected outcome {other:?} for lock {lock_id}"))
+                })?,
+            };
             return Err(LockError::PreconditionFailed {
                 lock_id: Some(lock_id),
                 refusal,

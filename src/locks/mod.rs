@@ -5,6 +5,8 @@
 //! trip in the common case (see `storage::locks::host_requests`), policy included.
 
 pub mod admin;
+mod gate;
+mod halts;
 pub mod history;
 mod host;
 pub mod leases;
@@ -22,6 +24,7 @@ use crate::clock;
 use crate::storage::locks::statements::{HostLimits, OptOutRule};
 use crate::storage::locks::{self as lock_store, LockStatements};
 use crate::storage::{Conn, Database, PooledConn, StorageError};
+pub use gate::GateObserver;
 pub use host::{Caller, HostAnswer, HostOutcome};
 use model::{Lock, Refusal};
 pub use name::{InvalidLockName, LockName, LockRef};
@@ -129,6 +132,9 @@ pub struct LockManager {
     /// Set in the service: lock work waits (at most the second field) until the notifier has
     /// written its destinations, so that no change goes unreported.
     notifications_set_up: Option<(tokio::sync::watch::Receiver<bool>, std::time::Duration)>,
+    /// Prometheus, for locks with `block_on_alerts` (see `gate`).
+    alert_gate: Option<crate::alerts::AlertGate>,
+    gate_observer: Option<GateObserver>,
 }
 
 impl LockManager {
@@ -141,6 +147,8 @@ impl LockManager {
             limits: Limits::default(),
             katello_facets: OnceLock::new(),
             notifications_set_up: None,
+            alert_gate: None,
+            gate_observer: None,
         }
     }
 

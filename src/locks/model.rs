@@ -20,6 +20,22 @@ pub struct Lock {
     pub policy: Policy,
     /// Oldest first; holders whose lease has run out are not here.
     pub holders: Vec<Holder>,
+    /// Set while the lock gives out no new slot until an admin resumes it.
+    pub halt: Option<Halt>,
+}
+
+/// Why a lock takes no new holder: its own halt, or the fleet's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Halt {
+    pub halted_at: NaiveDateTime,
+    pub reason: String,
+    /// The host whose lease lapsed.
+    pub host_id: Option<i32>,
+    /// The admin who halted it.
+    pub user_id: Option<i32>,
+    /// Every lock is halted (`foreman-dlm halt --all`), not this one alone: resuming this lock
+    /// alone does not lift it.
+    pub fleet: bool,
 }
 
 impl Lock {
@@ -76,6 +92,35 @@ pub struct LockChanges {
     pub host_id: Option<Option<i32>>,
     pub enabled: Option<bool>,
     pub policy: PolicyChanges,
+    pub halt: Option<HaltChange>,
+}
+
+/// An admin halting or resuming one lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HaltChange {
+    Halt {
+        reason: String,
+    },
+    /// Lifts the lock's own halt; a fleet-wide one stays until the fleet is resumed.
+    Resume,
+}
+
+/// The longest halt reason kept: a sentence for the status page, not a report.
+pub const MAX_HALT_REASON_CHARS: usize = 500;
+
+/// Why a halt reason is refused, if it is.
+pub fn halt_reason_problem(reason: &str) -> Option<String> {
+    if reason.trim().is_empty() {
+        Some("can't be blank".into())
+    } else if reason.chars().count() > MAX_HALT_REASON_CHARS {
+        Some(format!(
+            "is too long (maximum is {MAX_HALT_REASON_CHARS} characters)"
+        ))
+    } else if reason.chars().any(char::is_control) {
+        Some("must not contain control characters".into())
+    } else {
+        None
+    }
 }
 
 /// A page of results and how many there are in all.
@@ -101,6 +146,20 @@ pub enum Refusal {
     OptedOut,
     /// The host holds `limits.locks_held_per_host` locks already.
     TooManyHeld,
+    /// The lock (or the fleet) is halted until an admin resumes it.
+    Halted {
+        halt_reason: String,
+    },
+    /// A slot was freed less than the lock's `cooldown_seconds` ago; `retry_at` (UTC) is when
+    /// the next holder may start.
+    CoolingDown {
+        retry_at: Option<NaiveDateTime>,
+    },
+    /// The lock's alert gate: the alerts its expression returned, or why Prometheus could not
+    /// be asked.
+    Blocked {
+        blocked_by: Vec<String>,
+    },
 }
 
 impl Refusal {
@@ -112,6 +171,9 @@ impl Refusal {
             Refusal::OutsideWindow { .. } => "outside_window",
             Refusal::OptedOut => "opted_out",
             Refusal::TooManyHeld => "too_many_held",
+            Refusal::Halted { .. } => "halted",
+            Refusal::CoolingDown { .. } => "cooling_down",
+            Refusal::Blocked { .. } => "blocked",
         }
     }
 

@@ -14,6 +14,7 @@ pub struct LockOverview {
     pub full: i64,
     pub stale: i64,
     pub disabled: i64,
+    pub halted: i64,
     pub holders: Vec<(String, i64)>,
     pub other_holders: i64,
 }
@@ -69,6 +70,7 @@ impl LockManager {
             full: row.full_locks,
             stale: row.stale,
             disabled: row.disabled,
+            halted: row.halted,
             other_holders: row.holders - named,
             holders: top.into_iter().map(|l| (l.name, l.holders)).collect(),
         })

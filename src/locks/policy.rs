@@ -10,118 +10,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// A day a window may open on, as `days` names it.
-pub const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-
-/// A maintenance window: new holders only while it is open.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "RawWindow")]
-pub struct Window {
-    /// Lowercase day names; empty = every day.
-    pub days: Vec<String>,
-    pub start: TimeOfDay,
-    /// At or before `start`: the window runs past midnight into the next day.
-    pub end: TimeOfDay,
-    /// An IANA name. Its existence is checked against the database's zone list, which is the one
-    /// that evaluates it.
-    pub time_zone: String,
-}
-
-/// A window as it arrives, before its fields are checked.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWindow {
-    #[serde(default)]
-    days: Option<Vec<String>>,
-    start: String,
-    end: String,
-    #[serde(default)]
-    time_zone: Option<String>,
-}
-
-impl TryFrom<RawWindow> for Window {
-    type Error = PolicyError;
-
-    fn try_from(raw: RawWindow) -> Result<Window, PolicyError> {
-        let mut days = Vec::new();
-        for day in raw.days.unwrap_or_default() {
-            let lower = day.to_ascii_lowercase();
-            if !DAY_NAMES.contains(&lower.as_str()) {
-                return Err(PolicyError(format!(
-                    "unknown day {day:?}; use {}",
-                    DAY_NAMES.join(", ")
-                )));
-            }
-            if !days.contains(&lower) {
-                days.push(lower);
-            }
-        }
-        let time_zone = raw.time_zone.unwrap_or_else(|| "UTC".to_string());
-        let plausible = !time_zone.is_empty()
-            && time_zone.len() <= 64
-            && time_zone
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c));
-        if !plausible {
-            return Err(PolicyError(format!(
-                "time_zone {time_zone:?} is not an IANA time zone name such as Europe/Berlin"
-            )));
-        }
-        Ok(Window {
-            days,
-            start: TimeOfDay::parse("start", &raw.start)?,
-            end: TimeOfDay::parse("end", &raw.end)?,
-            time_zone,
-        })
-    }
-}
-
-/// `HH:MM` on a 24-hour clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimeOfDay {
-    hour: u8,
-    minute: u8,
-}
-
-impl TimeOfDay {
-    fn parse(field: &str, text: &str) -> Result<TimeOfDay, PolicyError> {
-        let invalid = || {
-            PolicyError(format!(
-                "{field} must be HH:MM (00:00 to 23:59), not {text:?}"
-            ))
-        };
-        let (hour, minute) = text.split_once(':').ok_or_else(invalid)?;
-        let two_digits = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
-        if !two_digits(hour) || !two_digits(minute) {
-            return Err(invalid());
-        }
-        let hour: u8 = hour.parse().map_err(|_| invalid())?;
-        let minute: u8 = minute.parse().map_err(|_| invalid())?;
-        if hour > 23 || minute > 59 {
-            return Err(invalid());
-        }
-        Ok(TimeOfDay { hour, minute })
-    }
-}
-
-impl fmt::Display for TimeOfDay {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:02}:{:02}", self.hour, self.minute)
-    }
-}
-
-impl Serialize for TimeOfDay {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for TimeOfDay {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<TimeOfDay, D::Error> {
-        let text = String::deserialize(d)?;
-        TimeOfDay::parse("time", &text).map_err(serde::de::Error::custom)
-    }
-}
+mod window;
+pub use window::{TimeOfDay, Window, DAY_NAMES};
 
 /// Why a policy value is refused; the text is for the client or the operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,16 +31,73 @@ pub struct Policy {
     pub lease_seconds: Option<i32>,
     /// Empty: always open.
     pub windows: Vec<Window>,
+    pub on_lease_expiry: LeaseExpiry,
+    /// A freed slot is given out again only this long after it was freed.
+    pub cooldown_seconds: i32,
+    /// A PromQL expression: while it returns any sample, no new holder.
+    pub block_on_alerts: Option<String>,
 }
 
 impl Default for Policy {
-    /// The plugin's behaviour: one holder, no lease, no window.
+    /// The plugin's behaviour (one holder, no lease, no window), and a lapsed lease halts.
     fn default() -> Policy {
         Policy {
             max_holders: 1,
             lease_seconds: None,
             windows: Vec::new(),
+            on_lease_expiry: LeaseExpiry::Halt,
+            cooldown_seconds: 0,
+            block_on_alerts: None,
         }
+    }
+}
+
+/// What a lapsed lease does besides freeing the slot. A host that stops refreshing may have
+/// failed its update, so by default the lock halts: the next node must not start the same bad
+/// update (kured's lock TTL walks a failure through a cluster exactly this way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LeaseExpiry {
+    Halt,
+    Release,
+}
+
+impl LeaseExpiry {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeaseExpiry::Halt => "halt",
+            LeaseExpiry::Release => "release",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<LeaseExpiry> {
+        match text {
+            "halt" => Some(LeaseExpiry::Halt),
+            "release" => Some(LeaseExpiry::Release),
+            _ => None,
+        }
+    }
+}
+
+/// The longest `block_on_alerts` accepted: an alert selector is a line, not a program.
+pub const MAX_ALERT_EXPRESSION_CHARS: usize = 2000;
+
+/// Why an alert expression is refused, if it is; a valid PromQL is Prometheus's to judge (its
+/// parse error then blocks, and says why).
+pub fn alert_expression_problem(expression: &str) -> Option<String> {
+    if expression.trim().is_empty() {
+        Some("must not be blank (use null for no gate)".into())
+    } else if expression.chars().count() > MAX_ALERT_EXPRESSION_CHARS {
+        Some(format!(
+            "is too long (maximum is {MAX_ALERT_EXPRESSION_CHARS} characters)"
+        ))
+    } else if expression
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        Some("must not contain control characters".into())
+    } else {
+        None
     }
 }
 
@@ -161,6 +108,10 @@ pub struct PolicyChanges {
     /// `Some(None)`: no lease, even where a settings pattern gives one.
     pub lease_seconds: Option<Option<i32>>,
     pub windows: Option<Vec<Window>>,
+    pub on_lease_expiry: Option<LeaseExpiry>,
+    pub cooldown_seconds: Option<i32>,
+    /// `Some(None)`: no gate, even where a settings pattern gives one.
+    pub block_on_alerts: Option<Option<String>>,
 }
 
 impl PolicyChanges {
@@ -185,6 +136,19 @@ impl PolicyChanges {
                 format!("has too many entries (maximum is {max_windows})"),
             ));
         }
+        if self.cooldown_seconds.is_some_and(|n| n < 0) {
+            errors.push((
+                "cooldown_seconds",
+                "must be greater than or equal to 0".into(),
+            ));
+        }
+        if let Some(problem) = self
+            .block_on_alerts
+            .as_ref()
+            .and_then(|e| e.as_deref().and_then(alert_expression_problem))
+        {
+            errors.push(("block_on_alerts", problem));
+        }
         errors
     }
 
@@ -207,6 +171,12 @@ pub struct PolicyPattern {
     pub lease_seconds: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub windows: Option<Vec<Window>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_lease_expiry: Option<LeaseExpiry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_on_alerts: Option<String>,
 }
 
 impl PolicyPattern {
@@ -230,6 +200,26 @@ impl PolicyPattern {
             return Err(PolicyError(format!(
                 "locks.policies (match = {:?}): at most {max_windows} windows \
                  (limits.windows_per_lock)",
+                self.pattern.as_str()
+            )));
+        }
+        if self
+            .cooldown_seconds
+            .is_some_and(|n| i32::try_from(n).is_err())
+        {
+            return Err(PolicyError(format!(
+                "locks.policies (match = {:?}): cooldown_seconds must be at most {}",
+                self.pattern.as_str(),
+                i32::MAX
+            )));
+        }
+        if let Some(problem) = self
+            .block_on_alerts
+            .as_deref()
+            .and_then(alert_expression_problem)
+        {
+            return Err(PolicyError(format!(
+                "locks.policies (match = {:?}): block_on_alerts {problem}",
                 self.pattern.as_str()
             )));
         }
@@ -276,23 +266,31 @@ impl fmt::Display for PolicyPattern {
             None => write!(f, ", no lease")?,
         }
         match self.windows.as_deref() {
-            None | Some([]) => write!(f, ", any time"),
+            None | Some([]) => write!(f, ", any time")?,
             Some(windows) => {
                 let shown: Vec<String> = windows.iter().map(Window::to_string).collect();
-                write!(f, ", new holders only {}", shown.join(" or "))
+                write!(f, ", new holders only {}", shown.join(" or "))?
             }
         }
-    }
-}
-
-impl fmt::Display for Window {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = if self.days.is_empty() {
-            "every day".to_string()
-        } else {
-            self.days.join(",")
-        };
-        write!(f, "{days} {}–{} {}", self.start, self.end, self.time_zone)
+        if self.lease_seconds.is_some() {
+            match self.on_lease_expiry.unwrap_or(LeaseExpiry::Halt) {
+                LeaseExpiry::Halt => write!(f, "; a lapsed lease halts the lock")?,
+                LeaseExpiry::Release => write!(f, "; a lapsed lease only frees the slot")?,
+            }
+        }
+        if let Some(seconds) = self.cooldown_seconds.filter(|s| *s > 0) {
+            write!(
+                f,
+                "; {seconds}s between one holder leaving and the next starting"
+            )?;
+        }
+        if let Some(expression) = &self.block_on_alerts {
+            write!(
+                f,
+                "; no new holder while Prometheus returns samples for {expression}"
+            )?;
+        }
+        Ok(())
     }
 }
 

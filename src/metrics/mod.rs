@@ -105,6 +105,7 @@ pub struct Metrics {
     lock_requests: Family<RequestLabels, Counter>,
     http_duration: Family<HttpLabels, Histogram>,
     verifications: Family<ResultLabel, Counter>,
+    alert_gate_queries: Family<ResultLabel, Counter>,
     locks: Family<StateLabel, Gauge>,
     lock_holders: Family<LockLabel, Gauge>,
     other_lock_holders: Gauge,
@@ -181,6 +182,17 @@ impl Metrics {
             "Client certificates: from the cache, verified, or refused",
             verifications.clone(),
         );
+        let alert_gate_queries = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "foreman_dlm_alert_gate_queries",
+            "Alert gate answers: from the cache, or asked of Prometheus (quiet, firing, error)",
+            alert_gate_queries.clone(),
+        );
+        for result in crate::alerts::QueryResult::ALL {
+            let _ = alert_gate_queries.get_or_create(&ResultLabel {
+                result: result.label(),
+            });
+        }
         registry.register("foreman_dlm_build_info", "The running version", build_info);
         // Every label value appears from the start, so that rate() and absent() work at once.
         for operation in ["show", "acquire", "release"] {
@@ -196,6 +208,7 @@ impl Metrics {
             lock_requests,
             http_duration,
             verifications,
+            alert_gate_queries,
             locks,
             lock_holders,
             other_lock_holders,
@@ -214,6 +227,13 @@ impl Metrics {
         };
         self.lock_requests
             .get_or_create(&RequestLabels { operation, outcome })
+            .inc();
+    }
+
+    /// How the alert gate answered one acquire (`cached`, `quiet`, `firing`, `error`).
+    pub fn alert_gate_query(&self, result: &'static str) {
+        self.alert_gate_queries
+            .get_or_create(&ResultLabel { result })
             .inc();
     }
 
@@ -259,6 +279,7 @@ impl Metrics {
             ("full", counts.full),
             ("stale", counts.stale),
             ("disabled", counts.disabled),
+            ("halted", counts.halted),
         ] {
             self.locks.get_or_create(&StateLabel { state }).set(value);
         }
@@ -298,7 +319,7 @@ impl Metrics {
 }
 
 /// `outcome` values of `foreman_dlm_lock_requests_total`.
-pub const OUTCOMES: [&str; 12] = [
+pub const OUTCOMES: [&str; 15] = [
     "granted",
     "refreshed",
     "released",
@@ -309,6 +330,9 @@ pub const OUTCOMES: [&str; 12] = [
     "opted_out",
     "too_many_held",
     "too_many_created",
+    "halted",
+    "cooling_down",
+    "blocked",
     "unauthenticated",
     "error",
 ];

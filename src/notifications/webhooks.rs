@@ -114,6 +114,8 @@ pub fn event_name(event: &str) -> String {
         "disable" => "disabled",
         "stale" => "stale",
         "force_release" => "force_released",
+        "halt" => "halted",
+        "resume" => "resumed",
         other => other,
     };
     format!("dlmlock_{past}.event.foreman")

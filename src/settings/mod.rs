@@ -10,6 +10,7 @@ mod describe;
 mod foreman_yml;
 mod listen;
 mod notifications;
+mod prometheus;
 mod secret;
 mod sources;
 mod unknown_keys;
@@ -30,6 +31,7 @@ pub use notifications::{
     redact_url_path, MonitoringSettings, NotificationSettings, Switch, WebhookSettings,
     WEBHOOK_EVENTS,
 };
+pub use prometheus::PrometheusSettings;
 pub use secret::Secret;
 
 use crate::locks::policy::PolicyPattern;
@@ -55,6 +57,10 @@ pub struct Settings {
     /// Optional direct TLS listener, beside the one Apache uses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsSettings>,
+    /// The alert gate's Prometheus (locks with `block_on_alerts`); without it, such locks take
+    /// no new holder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<PrometheusSettings>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

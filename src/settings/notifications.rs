@@ -58,7 +58,7 @@ pub struct NotificationSettings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct WebhookSettings {
     pub url: String,
-    /// acquire, release, expire, fail, enable, disable, stale, force_release.
+    /// acquire, release, expire, fail, enable, disable, stale, force_release, halt, resume.
     pub events: Vec<String>,
     /// HMAC-SHA256 key of `X-Foreman-DLM-Signature`; without one, no signature is sent.
     #[serde(default)]
@@ -75,7 +75,7 @@ fn default_webhook_timeout() -> u64 {
 }
 
 /// The event names a webhook may subscribe to.
-pub const WEBHOOK_EVENTS: [&str; 8] = [
+pub const WEBHOOK_EVENTS: [&str; 10] = [
     "acquire",
     "release",
     "expire",
@@ -84,6 +84,8 @@ pub const WEBHOOK_EVENTS: [&str; 8] = [
     "disable",
     "stale",
     "force_release",
+    "halt",
+    "resume",
 ];
 
 impl WebhookSettings {

@@ -36,7 +36,10 @@ fn the_optional_keys_offered_as_suggestions_are_keys_the_parser_reads() {
                 chain_file = \"/ch\"\nmax_connections_per_address = 5\n\
                 handshake_timeout_seconds = 3\n\n\
                 [[webhooks]]\nurl = \"https://example.com/\"\nevents = [\"acquire\"]\n\
-                secret = \"s\"\nca_file = \"/ca\"\n";
+                secret = \"s\"\nca_file = \"/ca\"\n\n\
+                [prometheus]\nurl = \"https://prometheus.example.com:9090\"\n\
+                ca_file = \"/ca\"\nbearer_token_file = \"/t\"\ntimeout_seconds = 5\n\
+                cache_seconds = 15\n";
     let file = unknown_keys::FileText {
         path: Path::new("settings.toml"),
         text,

@@ -9,7 +9,7 @@ use toml::de::{DeTable, DeValue};
 
 /// Keys the effective configuration leaves out while they are unset, which a typo may still
 /// have meant.
-pub(super) const OPTIONAL_KEYS: [&str; 9] = [
+pub(super) const OPTIONAL_KEYS: [&str; 14] = [
     "database.url",
     "tls.listen",
     "tls.cert_file",
@@ -19,6 +19,11 @@ pub(super) const OPTIONAL_KEYS: [&str; 9] = [
     "tls.handshake_timeout_seconds",
     "webhooks.secret",
     "webhooks.ca_file",
+    "prometheus.url",
+    "prometheus.ca_file",
+    "prometheus.bearer_token_file",
+    "prometheus.timeout_seconds",
+    "prometheus.cache_seconds",
 ];
 
 /// The settings file as read, for line numbers.
@@ -178,7 +183,8 @@ const TABLE_ARRAYS: [&str; 2] = ["webhooks", "locks.policies"];
 const SAMPLE_ENTRIES: &str = "[[webhooks]]\nurl = \"https://example.com/\"\n\
     events = [\"acquire\"]\nsecret = \"s\"\nca_file = \"/ca.pem\"\n\n\
     [[locks.policies]]\nmatch = \"x*\"\nmax_holders = 2\nlease_seconds = 60\n\
-    windows = [{ days = [\"mon\"], start = \"22:00\", end = \"04:00\", time_zone = \"UTC\" }]\n";
+    windows = [{ days = [\"mon\"], start = \"22:00\", end = \"04:00\", time_zone = \"UTC\" }]\n\
+    on_lease_expiry = \"halt\"\ncooldown_seconds = 60\nblock_on_alerts = \"ALERTS\"\n";
 
 /// Every key the parser reads, dotted; a key of the entries of `[[webhooks]]` as `webhooks.url`.
 /// The documentation's table of settings is held to this list by a test.

@@ -19,23 +19,32 @@ macro_rules! source {
 
 /// Every function's name and source, in the order they are applied (a function's body is
 /// checked when it runs, not when it is created, so the order does not matter).
-pub const FUNCTIONS: [(&str, &str); 19] = [
+pub const FUNCTIONS: [(&str, &str); 28] = [
     source!("foreman_dlm_acquire_held"),
+    source!("foreman_dlm_acquire_slot"),
+    source!("foreman_dlm_cooling_until"),
     source!("foreman_dlm_enqueue"),
     source!("foreman_dlm_expire_holders"),
     source!("foreman_dlm_granted"),
+    source!("foreman_dlm_halt"),
+    source!("foreman_dlm_halt_json"),
     source!("foreman_dlm_hold"),
     source!("foreman_dlm_holder_counts"),
     source!("foreman_dlm_holders"),
     source!("foreman_dlm_holders_json"),
     source!("foreman_dlm_host_parameter"),
     source!("foreman_dlm_host_request_v2"),
+    source!("foreman_dlm_host_request_v3"),
+    source!("foreman_dlm_lapse_holders"),
+    source!("foreman_dlm_lapse_reason"),
     source!("foreman_dlm_locks_held_by"),
     source!("foreman_dlm_log_event"),
     source!("foreman_dlm_next_window"),
     source!("foreman_dlm_notify_event"),
     source!("foreman_dlm_refuse"),
     source!("foreman_dlm_release_held"),
+    source!("foreman_dlm_release_slot"),
+    source!("foreman_dlm_resume"),
     source!("foreman_dlm_settle_holders"),
     source!("foreman_dlm_stamp"),
     source!("foreman_dlm_window_open"),

@@ -28,6 +28,7 @@ mod packaging;
 mod policies;
 mod policy_admin;
 mod query_plans;
+mod safety;
 mod schema;
 mod security;
 mod settings_typos;

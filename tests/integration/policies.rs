@@ -11,7 +11,8 @@ use crate::common::load::assert_consistent_history_with;
 use crate::common::users::{basic, Scheme};
 use crate::common::{cert_header, pki, send, send_json, Answer, Server, TestApp};
 
-/// A site whose `[[locks.policies]]` give `web-*` three slots, `lease-*` a 2 s lease and `db-*`
+/// A site whose `[[locks.policies]]` give `web-*` three slots, `lease-*` a 2 s lease (that only
+/// frees the slot when it lapses: halting is `safety`'s) and `db-*`
 /// a window that is never open on these test days (1 minute on 1 January).
 fn site() -> TestApp {
     TestApp::spawn_with(|options| {
@@ -30,6 +31,7 @@ max_holders = 3
 [[locks.policies]]
 match = "lease-*"
 lease_seconds = 2
+on_lease_expiry = "release"
 
 [[locks.policies]]
 match = "db-*"

@@ -98,6 +98,7 @@ async fn statements_never_scan_hosts_or_locks() {
         "foreman_dlm_lock_holders",
         "foreman_dlm_waiting",
         "foreman_dlm_lock_policies",
+        "foreman_dlm_halts",
         "parameters",
         "nics",
         "dlmlock_events",
@@ -106,6 +107,7 @@ async fn statements_never_scan_hosts_or_locks() {
         HostOperation::Show,
         HostOperation::Acquire {
             opt_out_verdict: None,
+            gate_verdict: None,
         },
         HostOperation::Release,
     ] {
@@ -120,7 +122,8 @@ async fn statements_never_scan_hosts_or_locks() {
                 .bind(id)
                 .bind(name)
                 .bind(None::<bool>)
-                .bind(None::<NaiveDateTime>);
+                .bind(None::<NaiveDateTime>)
+                .bind(None::<bool>);
             let plans = explain_nested(&db.url, &statement).await.expect("explain");
             let what = format!("{operation:?} by {subject} of {name}");
             // The statement itself, the host lookup, and (for a known host) the rest.

@@ -17,8 +17,8 @@ use super::cpu::process_cpu_seconds;
 ///
 /// Each client sets its session up as the server does and prepares them, once (`-D prepared=0`
 /// starts every client at 0), and EXECUTEs them
-/// with the values the server binds: the subject, and NULL for the lock id, the opt-out verdict
-/// and the test clock. Bound NULLs, not NULL literals in the text: a literal would let the
+/// with the values the server binds: the subject, and NULL for the lock id, the opt-out verdict,
+/// the test clock and the alert gate's verdict. Bound NULLs, not NULL literals in the text: a literal would let the
 /// planner fold what the server's plan has to keep.
 pub(crate) fn pgbench_script(statements: &LockStatements, hosts: usize) -> String {
     let subject = "('bench-' || lpad(:h::text, 6, '0') || '.example.com')";
@@ -26,13 +26,14 @@ pub(crate) fn pgbench_script(statements: &LockStatements, hosts: usize) -> Strin
     let acquire = statements.host_request(
         HostOperation::Acquire {
             opt_out_verdict: None,
+            gate_verdict: None,
         },
         HostLookup::Certname,
     );
     let release = statements.host_request(HostOperation::Release, HostLookup::Certname);
     // The types the server binds (see `storage::locks::host_requests::run`).
-    let types = "(text, integer, text, boolean, timestamp)";
-    let arguments = format!("({subject}, NULL, {lock_name}, NULL, NULL)");
+    let types = "(text, integer, text, boolean, timestamp, boolean)";
+    let arguments = format!("({subject}, NULL, {lock_name}, NULL, NULL, NULL)");
     [
         format!("\\set h random(1, {hosts})"),
         "\\if :prepared = 0".to_string(),

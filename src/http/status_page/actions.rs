@@ -1,4 +1,5 @@
-//! The status page's forms: sign in, sign out, release a holder, disable and enable a lock.
+//! The status page's forms: sign in, sign out, release a holder, disable and enable a lock
+//! (halting is in `halts`).
 //!
 //! Every form but the sign-in needs a live session and its CSRF token; a form without them
 //! changes nothing and is answered 403. Bodies are small and read within the body timeout.
@@ -56,7 +57,7 @@ fn signed_out() -> PageError {
 
 /// A signed-in user's form: refused before its body is read when the browser sends no session
 /// cookie, then read, and accepted only with that session's CSRF token.
-async fn signed_form(
+pub(super) async fn signed_form(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
@@ -77,7 +78,7 @@ async fn signed_form(
 }
 
 /// Where a form came from: the list or a lock's page; nothing else (no open redirect).
-fn back_to(back: Option<&str>, lock_id: i32) -> String {
+pub(super) fn back_to(back: Option<&str>, lock_id: i32) -> String {
     match back {
         Some(back) if back == format!("lock:{lock_id}") => format!("/dlm/locks/{lock_id}"),
         _ => "/dlm".to_string(),
@@ -143,7 +144,9 @@ pub async fn login(
 pub struct TokenForm {
     #[serde(default)]
     csrf: String,
-    back: Option<String>,
+    pub back: Option<String>,
+    /// A halt's reason.
+    pub reason: Option<String>,
 }
 
 /// POST /dlm/logout: the session row goes, so the cookie is worthless even if kept.
@@ -192,7 +195,8 @@ pub async fn release_holder(
     Ok(see_other(&back_to(form.back.as_deref(), released.id)))
 }
 
-/// POST /dlm/locks/{id}/disable and /enable: a disabled lock refuses every host.
+/// POST /dlm/locks/{id}/disable and /enable: a disabled lock refuses every host; /halt and
+/// /resume: a halted lock takes no new holder (see `halts`).
 pub async fn switch(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -203,6 +207,9 @@ pub async fn switch(
     let enabled = match switch.as_str() {
         "enable" => true,
         "disable" => false,
+        "halt" | "resume" => {
+            return super::halts::lock_switch(req, id, switch == "halt", payload, state).await
+        }
         _ => return Err(ApiError::RouteNotFound.into()),
     };
     let (form, session) = signed_form(&req, payload, &state).await?;

@@ -7,6 +7,7 @@
 //! session's CSRF token. Pages are server-rendered and work without JavaScript.
 
 mod actions;
+mod halts;
 mod pages;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -50,6 +51,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/login", web::get().to(actions::login_form))
             .route("/login", web::post().to(actions::login))
             .route("/logout", web::post().to(actions::logout))
+            .route("/halt-all", web::post().to(halts::halt_all))
+            .route("/resume-all", web::post().to(halts::resume_all))
             .route("/locks/{id}", web::get().to(lock))
             .route(
                 "/locks/{id}/holders/{host_id}/release",
@@ -220,11 +223,13 @@ async fn list(
     let locks = state.services.locks.list(&request).await?;
     let shown: Vec<i32> = locks.page.items.iter().map(|lock| lock.id).collect();
     let waiting = state.services.locks.waiting(&shown).await?;
+    let fleet = state.services.locks.fleet_halt().await?;
     Ok(html(pages::list(
         &viewer,
         &pages::ListPage {
             locks: &locks.page,
             waiting: &waiting,
+            fleet: fleet.as_ref(),
             search,
             page,
             per_page: LOCKS_PER_PAGE,

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use maud::{html, Markup, DOCTYPE};
 
-use crate::locks::model::{Holder, Lock, LockEvent, Page};
+use crate::locks::model::{Halt, Holder, Lock, LockEvent, Page};
 use crate::locks::name::printable;
 use crate::locks::overview::Waiting;
 
@@ -24,7 +24,7 @@ impl Viewer<'_> {
     }
 }
 
-fn utc(t: NaiveDateTime) -> String {
+pub(super) fn utc(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
@@ -44,6 +44,8 @@ fn event_label(event_type: Option<&str>) -> &str {
         Some("release") => "released",
         Some("fail") => "refused (host: the holder)",
         Some("expire") => "lease expired",
+        Some("halt") => "halted",
+        Some("resume") => "resumed",
         Some(other) => other,
         None => "?",
     }
@@ -158,6 +160,7 @@ fn state(viewer: &Viewer<'_>, lock: &Lock, back: &str) -> Markup {
     html! {
         @if lock.enabled { "enabled" } @else { span.disabled { "disabled" } }
         " " (switch(viewer, lock, back))
+        (super::halts::lock_control(viewer, lock, back))
     }
 }
 
@@ -176,6 +179,12 @@ fn policy(lock: &Lock) -> Markup {
                 }
             }
             @for window in &lock.policy.windows { li { "window " (window.to_string()) } }
+            @if lock.policy.cooldown_seconds > 0 {
+                li { "cooldown " (lock.policy.cooldown_seconds) " s" }
+            }
+            @if let Some(expression) = &lock.policy.block_on_alerts {
+                li { "gate " code { (printable(expression)) } }
+            }
         }
     }
 }
@@ -209,6 +218,8 @@ fn holders(viewer: &Viewer<'_>, lock: &Lock, back: &str) -> Markup {
 pub struct ListPage<'a> {
     pub locks: &'a Page<Lock>,
     pub waiting: &'a [Waiting],
+    /// The fleet-wide halt, if every lock is halted.
+    pub fleet: Option<&'a Halt>,
     pub search: &'a str,
     pub page: i64,
     pub per_page: i64,
@@ -231,6 +242,7 @@ pub fn list(viewer: &Viewer<'_>, listed: &ListPage<'_>) -> Markup {
         Some(viewer),
         html! {
             h2 { "Locks" }
+            (super::halts::fleet_control(viewer, listed.fleet))
             form role="search" method="get" action="/dlm" {
                 label for="search" { "Search (the API's syntax, e.g. " code { "holders > 0" } ")" }
                 input #search type="search" name="search" value=(search);

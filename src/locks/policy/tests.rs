@@ -80,7 +80,18 @@ fn patterns_read_in_plain_words() {
     assert_eq!(
         pattern.to_string(),
         "web-* → 3 holders at a time, a lease of 7200s, new holders only \
-         mon,tue 22:00–04:00 Europe/Berlin"
+         mon,tue 22:00–04:00 Europe/Berlin; a lapsed lease halts the lock"
+    );
+    let pattern: PolicyPattern = serde_json::from_value(serde_json::json!({
+        "match": "db-*", "lease_seconds": 600, "on_lease_expiry": "release",
+        "cooldown_seconds": 300, "block_on_alerts": "ALERTS{cluster={lock}}"
+    }))
+    .expect("valid");
+    assert_eq!(
+        pattern.to_string(),
+        "db-* → 1 holder at a time, a lease of 600s, any time; a lapsed lease only frees the \
+         slot; 300s between one holder leaving and the next starting; no new holder while \
+         Prometheus returns samples for ALERTS{cluster={lock}}"
     );
 }
 
@@ -89,13 +100,27 @@ fn api_bounds() {
     let changes = PolicyChanges {
         max_holders: Some(0),
         lease_seconds: Some(Some(0)),
-        windows: None,
+        cooldown_seconds: Some(-1),
+        block_on_alerts: Some(Some("up\u{7}".into())),
+        ..PolicyChanges::default()
     };
-    assert_eq!(changes.check(50).len(), 2);
+    let fields: Vec<&str> = changes.check(50).iter().map(|(f, _)| *f).collect();
+    assert_eq!(
+        fields,
+        [
+            "max_holders",
+            "lease_seconds",
+            "cooldown_seconds",
+            "block_on_alerts"
+        ]
+    );
     let fine = PolicyChanges {
         max_holders: Some(3),
         lease_seconds: Some(None),
         windows: Some(Vec::new()),
+        on_lease_expiry: Some(LeaseExpiry::Release),
+        cooldown_seconds: Some(0),
+        block_on_alerts: Some(Some("ALERTS{alertstate=\"firing\"}\n".into())),
     };
     assert!(fine.check(50).is_empty());
     assert!(PolicyChanges::default().is_empty());

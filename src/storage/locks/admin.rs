@@ -6,8 +6,8 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Integer};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
-use super::LockStatements;
-use crate::locks::model::LockChanges;
+use super::{halts, LockStatements};
+use crate::locks::model::{HaltChange, LockChanges};
 use crate::locks::policy::PolicyChanges;
 use crate::storage::sql::sql;
 use crate::storage::{Conn, StorageError};
@@ -154,6 +154,19 @@ pub async fn edit(
                     .await
                     .map_err(Abort::Failed)?;
             }
+            match &changes.halt {
+                Some(HaltChange::Halt { reason }) => {
+                    halts::halt(conn, Some(lock_id), reason, Some(acting_user), clock)
+                        .await
+                        .map_err(Abort::Failed)?;
+                }
+                Some(HaltChange::Resume) => {
+                    halts::resume(conn, Some(lock_id), Some(acting_user), clock)
+                        .await
+                        .map_err(Abort::Failed)?;
+                }
+                None => {}
+            }
             Ok(outcome)
         })
         .await;
@@ -185,6 +198,18 @@ async fn set_policy(
         .bind(changes.lease_seconds.map(|lease| lease.unwrap_or(0)))
         .bind(windows.is_some())
         .bind(windows)
+        .bind(changes.on_lease_expiry.is_some())
+        .bind(changes.on_lease_expiry.map(|e| e.as_str().to_string()))
+        .bind(changes.cooldown_seconds.is_some())
+        .bind(changes.cooldown_seconds)
+        .bind(changes.block_on_alerts.is_some())
+        // '': no gate, set explicitly (see the migration).
+        .bind(
+            changes
+                .block_on_alerts
+                .clone()
+                .map(Option::unwrap_or_default),
+        )
         .execute(conn)
         .await?;
     Ok(())

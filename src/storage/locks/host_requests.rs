@@ -1,6 +1,6 @@
 //! A host's show, acquire and release: ONE statement each, one round trip.
 //!
-//! Each statement is one call of `foreman_dlm_host_request_v2` (`sql/functions/`),
+//! Each statement is one call of `foreman_dlm_host_request_v3` (`sql/functions/`),
 //! which finds the host by its certificate's subject, records its check-in, finds the lock (by
 //! id, else name) and creates it on first use, and — for acquire — resolves the
 //! `can_acquire_update_locks` parameter through Foreman's whole inheritance chain; then it applies
@@ -38,15 +38,17 @@ pub struct HostRequestRow {
     /// Show: the lock exists. Acquire/release: the change was made (or was a no-op success).
     #[diesel(sql_type = Bool)]
     pub done: bool,
-    /// Acquire: granted, refreshed, opted_out, disabled, outside_window, held, full or
-    /// too_many_held. Release: released, not_held, disabled or held. Either, for a missing lock:
-    /// too_many_created.
+    /// Acquire: granted, refreshed, opted_out, disabled, halted, outside_window, held, full,
+    /// cooling_down, blocked or too_many_held, or ask_gate (nothing done: the lock's alert gate
+    /// decides, and the service asks again with its verdict). Release: released, not_held,
+    /// disabled or held. Either, for a missing lock: too_many_created.
     #[diesel(sql_type = Nullable<Text>)]
     pub outcome: Option<String>,
     /// For outside_window: when the next window opens (UTC).
     #[diesel(sql_type = Nullable<Timestamp>)]
     pub next_window_at: Option<NaiveDateTime>,
-    /// For too_many_created: when the host may create a lock again (UTC).
+    /// For too_many_created: when the host may create a lock again; for cooling_down: when the
+    /// next holder may start (UTC).
     #[diesel(sql_type = Nullable<Timestamp>)]
     pub retry_at: Option<NaiveDateTime>,
     #[diesel(embed)]
@@ -77,9 +79,12 @@ pub async fn run(
     statements: &LockStatements,
     request: &HostRequest<'_>,
 ) -> Result<Option<HostRequestRow>, StorageError> {
-    let verdict = match request.operation {
-        HostOperation::Acquire { opt_out_verdict } => opt_out_verdict,
-        _ => None,
+    let (verdict, gate_verdict) = match request.operation {
+        HostOperation::Acquire {
+            opt_out_verdict,
+            gate_verdict,
+        } => (opt_out_verdict, gate_verdict),
+        _ => (None, None),
     };
     sql(statements.host_request(request.operation, request.lookup))
         .bind(request.subject)
@@ -87,6 +92,7 @@ pub async fn run(
         .bind(request.lock_name)
         .bind(verdict)
         .bind(request.clock)
+        .bind(gate_verdict)
         .get_result::<HostRequestRow>(conn)
         .await
         .optional()

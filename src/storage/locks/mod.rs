@@ -15,6 +15,7 @@
 
 pub mod admin;
 pub mod events;
+pub mod halts;
 pub mod host_requests;
 pub mod leases;
 pub mod overview;
@@ -29,8 +30,8 @@ use serde::Deserialize;
 
 use super::sql::sql;
 use super::{Conn, StorageError};
-use crate::locks::model::{Holder, Lock};
-use crate::locks::policy::{Policy, Window};
+use crate::locks::model::{Halt, Holder, Lock};
+use crate::locks::policy::{LeaseExpiry, Policy, Window};
 pub use statements::LockStatements;
 
 /// The columns every statement that returns a lock ends with, in this order and with these names.
@@ -58,6 +59,24 @@ pub struct LockRow {
     /// JSON: the live holders, oldest first (`foreman_dlm_holders_json`).
     #[diesel(sql_type = Text)]
     holders: String,
+    #[diesel(sql_type = Text)]
+    on_lease_expiry: String,
+    #[diesel(sql_type = Integer)]
+    cooldown_seconds: i32,
+    #[diesel(sql_type = Nullable<Text>)]
+    block_on_alerts: Option<String>,
+    /// JSON: the halt the lock is under (`foreman_dlm_halt_json`), if any.
+    #[diesel(sql_type = Nullable<Text>)]
+    halt: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct HaltJson {
+    halted_at: NaiveDateTime,
+    reason: String,
+    host_id: Option<i32>,
+    user_id: Option<i32>,
+    fleet: bool,
 }
 
 #[derive(Deserialize)]
@@ -77,6 +96,12 @@ impl LockRow {
         };
         let windows: Vec<Window> = serde_json::from_str(&self.windows).map_err(bad_json)?;
         let holders: Vec<HolderJson> = serde_json::from_str(&self.holders).map_err(bad_json)?;
+        let halt = self.halt.as_deref().map(parse_halt).transpose()?;
+        let on_lease_expiry = LeaseExpiry::parse(&self.on_lease_expiry).ok_or_else(|| {
+            StorageError::Query(diesel::result::Error::DeserializationError(
+                format!("on_lease_expiry {:?}", self.on_lease_expiry).into(),
+            ))
+        })?;
         Ok(Lock {
             id: self.id,
             name: self.name,
@@ -88,6 +113,9 @@ impl LockRow {
                 max_holders: self.max_holders,
                 lease_seconds: self.lease_seconds,
                 windows,
+                on_lease_expiry,
+                cooldown_seconds: self.cooldown_seconds,
+                block_on_alerts: self.block_on_alerts,
             },
             holders: holders
                 .into_iter()
@@ -99,8 +127,23 @@ impl LockRow {
                     expires_at: h.expires_at,
                 })
                 .collect(),
+            halt,
         })
     }
+}
+
+/// A halt as `foreman_dlm_halt_json` gives it.
+fn parse_halt(json: &str) -> Result<Halt, StorageError> {
+    let h: HaltJson = serde_json::from_str(json).map_err(|e| {
+        StorageError::Query(diesel::result::Error::DeserializationError(Box::new(e)))
+    })?;
+    Ok(Halt {
+        halted_at: h.halted_at,
+        reason: h.reason,
+        host_id: h.host_id,
+        user_id: h.user_id,
+        fleet: h.fleet,
+    })
 }
 
 /// A lock by id (when the client gave an all-digit `:id`), else by name. The plugin's table may

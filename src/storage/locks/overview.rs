@@ -36,6 +36,8 @@ pub struct OverviewRow {
     /// Live holders over all locks.
     #[diesel(sql_type = BigInt)]
     pub holders: i64,
+    #[diesel(sql_type = BigInt)]
+    pub halted: i64,
     #[diesel(sql_type = Text)]
     top: String,
 }

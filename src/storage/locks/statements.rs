@@ -5,7 +5,7 @@
 //! parameter's known values become JSON arrays. Each statement is built once and prepared once per
 //! connection; the statement cache keys prepared statements by this text.
 
-use crate::locks::policy::PolicyPattern;
+use crate::locks::policy::{LeaseExpiry, PolicyPattern};
 use crate::storage::sql::{compact, fill};
 
 /// Transaction-scoped advisory lock key for the lease sweep ("fmdlswp" in ASCII).
@@ -24,9 +24,11 @@ pub enum HostLookup {
 pub enum HostOperation {
     Show,
     /// `opt_out_verdict`: the application's decision on a parameter value the statement returned
-    /// unclassified; `None` on the first try.
+    /// unclassified; `gate_verdict`: the alert gate's answer for a lock that asked for it
+    /// (`true`: no alerts). `None` on the first try.
     Acquire {
         opt_out_verdict: Option<bool>,
+        gate_verdict: Option<bool>,
     },
     Release,
 }
@@ -76,7 +78,9 @@ fn clock_of(placeholder: &str) -> String {
 const LOCK_COLUMNS: &str = "l.id, l.name, l.type AS lock_type, l.enabled, l.created_at, \
      l.updated_at, {max_holders} AS max_holders, {lease_seconds} AS lease_seconds, \
      ({windows})::text AS windows, \
-     foreman_dlm_holders_json(l.id, l.host_id, l.updated_at, {lease_seconds}, {now}) AS holders";
+     foreman_dlm_holders_json(l.id, l.host_id, l.updated_at, {lease_seconds}, {now}) AS holders, \
+     {on_lease_expiry} AS on_lease_expiry, {cooldown_seconds} AS cooldown_seconds, \
+     {block_on_alerts} AS block_on_alerts, foreman_dlm_halt_json(l.id) AS halt";
 
 /// The FROM clause that [`LOCK_COLUMNS`] expects.
 pub(super) const LOCKS_WITH_POLICIES: &str =
@@ -116,6 +120,9 @@ impl LockStatements {
                     ("max_holders", &policy.max_holders),
                     ("lease_seconds", &policy.lease_seconds),
                     ("windows", &policy.windows),
+                    ("on_lease_expiry", &policy.on_lease_expiry),
+                    ("cooldown_seconds", &policy.cooldown_seconds),
+                    ("block_on_alerts", &policy.block_on_alerts),
                 ],
             )))
         };
@@ -132,6 +139,9 @@ impl LockStatements {
                     ("max_holders", &policy.max_holders),
                     ("lease_seconds", &policy.lease_seconds),
                     ("windows", &policy.windows),
+                    ("on_lease_expiry", &policy.on_lease_expiry),
+                    ("cooldown_seconds", &policy.cooldown_seconds),
+                    ("block_on_alerts", &policy.block_on_alerts),
                 ],
             ),
             update: build(include_str!("sql/update.sql"), 11),
@@ -170,7 +180,8 @@ impl LockStatements {
 
     /// The statement text a host request runs; the benchmark's pgbench script uses the same.
     /// Its parameters: $1 the certificate's subject, $2 the lock id, $3 the lock name, $4 the
-    /// opt-out verdict, $5 the test clock (NULL: the database's).
+    /// opt-out verdict, $5 the test clock (NULL: the database's), $6 the alert gate's verdict
+    /// (NULL: not asked).
     pub fn host_request(&self, operation: HostOperation, lookup: HostLookup) -> &'static str {
         let by_operation = match operation {
             HostOperation::Show => &self.host[0],
@@ -184,7 +195,7 @@ impl LockStatements {
     }
 }
 
-/// The host statements: one call of `foreman_dlm_host_request_v2` (`sql/functions/`), which does
+/// The host statements: one call of `foreman_dlm_host_request_v3` (`sql/functions/`), which does
 /// all of a request's work, with the settings' part of the lock's policy, the opt-out rules and
 /// the host limits as constants. With patterns, the policy is resolved from the name of the lock
 /// the request is about; without, it is the default.
@@ -202,8 +213,8 @@ fn host_statements(
     let parameter = quote(opt_out.parameter);
     let call = |operation: &str, lookup: &str| {
         let function = format!(
-            "foreman_dlm_host_request_v2({}, {}, $1, $2, $3, $4, $5, {}, {}, {}, {parameter}, \
-             {allowed}, {denied}, {}, {})",
+            "foreman_dlm_host_request_v3({}, {}, $1, $2, $3, $4, $5, {}, {}, {}, {parameter}, \
+             {allowed}, {denied}, {}, {}, {}, {}, {}, $6)",
             quote(operation),
             quote(lookup),
             by_name.pattern_max_holders,
@@ -211,6 +222,9 @@ fn host_statements(
             by_name.pattern_windows,
             limits.created_per_hour,
             limits.held,
+            by_name.pattern_on_lease_expiry,
+            by_name.pattern_cooldown_seconds,
+            by_name.pattern_block_on_alerts,
         );
         leak(if patterns.is_empty() {
             format!("SELECT r.* FROM {function} r")
@@ -240,10 +254,16 @@ struct PolicyExpressions {
     max_holders: String,
     lease_seconds: String,
     windows: String,
+    on_lease_expiry: String,
+    cooldown_seconds: String,
+    block_on_alerts: String,
     /// The settings' part alone (no policy row): what a host request passes on.
     pattern_max_holders: String,
     pattern_lease_seconds: String,
     pattern_windows: String,
+    pattern_on_lease_expiry: String,
+    pattern_cooldown_seconds: String,
+    pattern_block_on_alerts: String,
 }
 
 impl PolicyExpressions {
@@ -275,14 +295,34 @@ impl PolicyExpressions {
             },
             "'[]'::jsonb",
         );
+        let on_expiry = by_pattern(
+            &|p| quote(p.on_lease_expiry.unwrap_or(LeaseExpiry::Halt).as_str()),
+            "'halt'",
+        );
+        let cooldown = by_pattern(&|p| p.cooldown_seconds.unwrap_or(0).to_string(), "0");
+        let gate = by_pattern(
+            &|p| {
+                p.block_on_alerts
+                    .as_deref()
+                    .map_or("NULL::text".into(), quote)
+            },
+            "NULL::text",
+        );
         PolicyExpressions {
             max_holders: format!("COALESCE(p.max_holders, {max})"),
             // 0 stores "no lease" (set explicitly, or no pattern gives one).
             lease_seconds: format!("NULLIF(COALESCE(p.lease_seconds, {lease}), 0)"),
             windows: format!("COALESCE(p.windows, {windows})"),
+            on_lease_expiry: format!("COALESCE(p.on_lease_expiry, {on_expiry})"),
+            cooldown_seconds: format!("COALESCE(p.cooldown_seconds, {cooldown})"),
+            // '' on the lock stores "no gate", even where a pattern gives one.
+            block_on_alerts: format!("NULLIF(COALESCE(p.block_on_alerts, {gate}), '')"),
             pattern_max_holders: max,
             pattern_lease_seconds: lease,
             pattern_windows: windows,
+            pattern_on_lease_expiry: on_expiry,
+            pattern_cooldown_seconds: cooldown,
+            pattern_block_on_alerts: gate,
         }
     }
 }

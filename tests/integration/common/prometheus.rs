@@ -68,12 +68,25 @@ impl Prometheus {
 
     /// Scrapes `target` (host:port) every second as job `foreman-dlm`.
     pub fn scraping(target: &str) -> Prometheus {
+        Prometheus::scraping_with_rules(target, None)
+    }
+
+    /// The same, evaluating `rules` (a rule file's YAML) every second.
+    pub fn scraping_with_rules(target: &str, rules: Option<&str>) -> Prometheus {
         let dir = tempfile::tempdir().expect("dir");
         let config = dir.path().join("prometheus.yml");
+        let rule_files = match rules {
+            Some(rules) => {
+                let file = dir.path().join("rules.yml");
+                std::fs::write(&file, rules).expect("rules");
+                format!("rule_files:\n  - {}\n", file.display())
+            }
+            None => String::new(),
+        };
         std::fs::write(
             &config,
             format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n{rule_files}\
                  scrape_configs:\n  - job_name: foreman-dlm\n    static_configs:\n      \
                  - targets: ['{target}']\n"
             ),
@@ -104,6 +117,11 @@ impl Prometheus {
             child,
             _dir: dir,
         }
+    }
+
+    /// Where the HTTP API listens, for the service's `[prometheus] url`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 
     pub async fn api(&self, path: &str) -> Value {
@@ -169,3 +187,68 @@ impl Drop for Prometheus {
         let _ = self.child.wait();
     }
 }
+
+/// A scrape target whose one series the test switches: `cluster_unhealthy{cluster="…"}` is 1
+/// for the clusters set unhealthy, 0 for the others; a rule turns 1 into a firing alert.
+pub struct Exporter {
+    pub port: u16,
+    unhealthy: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    clusters: Vec<String>,
+}
+
+impl Exporter {
+    pub fn start(clusters: &[&str]) -> Exporter {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let unhealthy = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let clusters: Vec<String> = clusters.iter().map(|c| c.to_string()).collect();
+        let (shared, all) = (unhealthy.clone(), clusters.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                let down = shared.lock().map(|d| d.clone()).unwrap_or_default();
+                let body: String = all
+                    .iter()
+                    .map(|c| {
+                        let value = u8::from(down.contains(c));
+                        format!("cluster_unhealthy{{cluster=\"{c}\"}} {value}\n")
+                    })
+                    .collect();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Exporter {
+            port,
+            unhealthy,
+            clusters,
+        }
+    }
+
+    pub fn target(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Marks `cluster` unhealthy (or healthy again).
+    pub fn set_unhealthy(&self, cluster: &str, unhealthy: bool) {
+        assert!(self.clusters.iter().any(|c| c == cluster));
+        if let Ok(mut down) = self.unhealthy.lock() {
+            down.retain(|c| c != cluster);
+            if unhealthy {
+                down.push(cluster.to_string());
+            }
+        }
+    }
+}
+
+/// A rule that fires `ClusterUnhealthy` (with the cluster's label) while the exporter says so.
+pub const CLUSTER_RULES: &str = "groups:\n  - name: clusters\n    rules:\n      \
+    - alert: ClusterUnhealthy\n        expr: cluster_unhealthy > 0\n        \
+    labels:\n          severity: critical\n";

@@ -1,5 +1,6 @@
 -- The whole locks table in one row, for the metrics gauges: how many locks, how many disabled,
--- how many have holders, all slots taken, or a stale holder (not refreshed for $2 hours), and
+-- halted (every lock, under a fleet-wide halt), how many have holders, all slots taken, or a
+-- stale holder (not refreshed for $2 hours), and
 -- the $3 locks with the most holders by name. What the other held locks hold is one sum, so
 -- that the answer stays small however many locks a site (or a hostile host) has. Free locks are
 -- not visited one by one.
@@ -28,6 +29,9 @@ SELECT (SELECT count(*) FROM dlmlocks) AS locks,
        (SELECT count(*) FROM live WHERE all_taken) AS full_locks,
        (SELECT count(*) FROM live WHERE stale) AS stale,
        (SELECT COALESCE(sum(live), 0) FROM live)::bigint AS holders,
+       (SELECT CASE WHEN EXISTS (SELECT 1 FROM foreman_dlm_halts WHERE dlmlock_id IS NULL)
+                    THEN (SELECT count(*) FROM dlmlocks)
+                    ELSE (SELECT count(*) FROM foreman_dlm_halts) END) AS halted,
        (SELECT COALESCE(json_agg(json_build_object('name', name, 'holders', live)
                                  ORDER BY live DESC, name), '[]')::text
           FROM top) AS top

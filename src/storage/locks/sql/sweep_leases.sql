@@ -1,10 +1,12 @@
--- Frees the slots of holders whose lease has run out, on locks nobody asks for. One instance of
+-- Frees the slots of holders whose lease has run out, on locks nobody asks for, and halts the
+-- locks whose policy says so (see foreman_dlm_lapse_holders). One instance of
 -- an HA pair sweeps at a time (the transaction-scoped advisory lock); SKIP LOCKED leaves a lock
 -- that a request holds right now to that request, which evicts expired holders itself.
 WITH turn AS MATERIALIZED (
     SELECT pg_try_advisory_xact_lock({sweep_key}) AS mine
 ), due AS (
-    SELECT l.id, l.host_id, l.updated_at, {lease_seconds} AS lease_seconds
+    SELECT l.id, l.host_id, l.updated_at, {lease_seconds} AS lease_seconds,
+           {on_lease_expiry} AS on_lease_expiry
       FROM dlmlocks l LEFT JOIN foreman_dlm_lock_policies p ON p.dlmlock_id = l.id
      WHERE (SELECT mine FROM turn) AND l.host_id IS NOT NULL AND {lease_seconds} IS NOT NULL
        AND EXISTS (SELECT 1
@@ -28,10 +30,25 @@ WITH turn AS MATERIALIZED (
                        ORDER BY k.acquired_at, k.host_id LIMIT 1),
            updated_at = {now}
      WHERE l.id IN (SELECT dlmlock_id FROM holders WHERE expired)
+), lapsed AS (
+    SELECT e.dlmlock_id,
+           array_agg(e.host_id ORDER BY e.acquired_at, e.host_id) AS hosts
+      FROM holders e JOIN due ON due.id = e.dlmlock_id
+     WHERE e.expired AND due.on_lease_expiry = 'halt'
+     GROUP BY e.dlmlock_id
+), halted AS (
+    INSERT INTO foreman_dlm_halts (dlmlock_id, halted_at, reason, host_id, user_id)
+    SELECT x.dlmlock_id, {now}, foreman_dlm_lapse_reason(x.hosts), x.hosts[1], NULL
+      FROM lapsed x
+        ON CONFLICT DO NOTHING
+    RETURNING dlmlock_id, host_id
 ), events AS (
     INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, user_id, created_at, updated_at)
-    SELECT e.dlmlock_id, 'expire', e.host_id, NULL, {now}, {now}
-      FROM holders e WHERE e.expired
-     ORDER BY e.dlmlock_id, e.acquired_at, e.host_id
+    SELECT x.dlmlock_id, x.event_type, x.host_id, NULL, {now}, {now}
+      FROM (SELECT e.dlmlock_id, 1 AS ord, e.acquired_at, 'expire' AS event_type, e.host_id
+              FROM holders e WHERE e.expired
+            UNION ALL
+            SELECT h.dlmlock_id, 2, NULL, 'halt', h.host_id FROM halted h) x
+     ORDER BY x.dlmlock_id, x.ord, x.acquired_at, x.host_id
 )
 SELECT (SELECT mine FROM turn) AS swept, count(*) AS expired FROM holders WHERE expired

@@ -1,0 +1,124 @@
+//! `foreman-dlm halt` and `foreman-dlm resume`: stop new updates (one lock, or the whole fleet)
+//! during an incident, and let them go on afterwards, from the Foreman server's shell. They act
+//! on the database, so every instance of an HA pair honours them at once.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::block_on;
+use crate::locks::{LockManager, LockRef};
+use crate::settings::Settings;
+use crate::storage::Database;
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["name", "all"])))]
+pub struct HaltArgs {
+    /// The lock (its name, or its id).
+    pub name: Option<String>,
+    /// Every lock, including locks created while the halt lasts.
+    #[arg(long)]
+    pub all: bool,
+    /// Why: shown with the lock and in the hosts' refusals.
+    #[arg(long)]
+    pub reason: String,
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["name", "all"])))]
+pub struct ResumeArgs {
+    /// The lock (its name, or its id).
+    pub name: Option<String>,
+    /// Every lock: lifts the fleet-wide halt and each lock's own.
+    #[arg(long)]
+    pub all: bool,
+}
+
+fn manager(config: Option<&Path>) -> Result<LockManager, String> {
+    let settings = Settings::load(config).map_err(|e| e.to_string())?;
+    let url = settings.database_url().map_err(|e| e.to_string())?;
+    let timeout = Duration::from_secs(settings.database.connect_timeout_seconds);
+    let db = Database::new(&url, 1, timeout)?;
+    Ok(LockManager::new(
+        db,
+        settings.locks.stale_time_hours,
+        &settings.locks.policies,
+    ))
+}
+
+/// The lock a command line names, as typed: a `%` in it is a `%`, not an escape as in a URL.
+fn lock_ref(name: &str) -> Result<LockRef, String> {
+    let segment =
+        percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC).to_string();
+    LockRef::parse(&segment).map_err(|e| format!("{name:?} is not a lock name: {}", e.0))
+}
+
+fn finish(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(said) => {
+            println!("{said}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn halt(config: Option<&Path>, args: &HaltArgs) -> ExitCode {
+    finish(manager(config).and_then(|manager| {
+        block_on(async {
+            match &args.name {
+                None => match manager.halt_all(&args.reason, None).await {
+                    Ok(true) => Ok(format!("halted every lock: {}", args.reason)),
+                    Ok(false) => Ok("every lock was halted already; its reason stays".into()),
+                    Err(e) => Err(e.to_string()),
+                },
+                Some(name) => {
+                    let lock = manager
+                        .halt_lock(&lock_ref(name)?, &args.reason, None)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let reason = lock.halt.map(|h| h.reason).unwrap_or_default();
+                    Ok(format!("halted {}: {reason}", lock.name))
+                }
+            }
+        })
+    }))
+}
+
+pub fn resume(config: Option<&Path>, args: &ResumeArgs) -> ExitCode {
+    finish(manager(config).and_then(|manager| {
+        block_on(async {
+            match &args.name {
+                None => match manager.resume_all(None).await {
+                    Ok(0) => Ok("nothing was halted".into()),
+                    Ok(n) => Ok(format!("resumed: {n} halt{} lifted", plural(n))),
+                    Err(e) => Err(e.to_string()),
+                },
+                Some(name) => {
+                    let lock = manager
+                        .resume_lock(&lock_ref(name)?, None)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    Ok(match lock.halt {
+                        Some(halt) if halt.fleet => format!(
+                            "{} stays halted: every lock is ({}); `resume --all` lifts that",
+                            lock.name, halt.reason
+                        ),
+                        _ => format!("resumed {}", lock.name),
+                    })
+                }
+            }
+        })
+    }))
+}
+
+fn plural(n: i32) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

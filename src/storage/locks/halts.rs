@@ -1,0 +1,74 @@
+//! Halts: one lock's, or every lock's at once (the fleet's). The rules that honour them are in
+//! the host request (`foreman_dlm_host_request_v3`); these are the admins' switches.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Integer};
+use diesel_async::RunQueryDsl;
+
+use crate::locks::model::Halt;
+use crate::storage::sql::sql;
+use crate::storage::{Conn, StorageError};
+
+#[derive(QueryableByName)]
+struct Changed {
+    #[diesel(sql_type = Bool)]
+    changed: bool,
+}
+
+#[derive(QueryableByName)]
+struct FleetHalt {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    halt: Option<String>,
+}
+
+/// The fleet-wide halt, if every lock is halted.
+pub async fn fleet(conn: &mut Conn) -> Result<Option<Halt>, StorageError> {
+    let row: FleetHalt = sql("SELECT foreman_dlm_halt_json(NULL) AS halt")
+        .get_result(conn)
+        .await?;
+    row.halt.as_deref().map(super::parse_halt).transpose()
+}
+
+#[derive(QueryableByName)]
+struct Lifted {
+    #[diesel(sql_type = Integer)]
+    lifted: i32,
+}
+
+/// Halts `lock_id` (`None`: every lock); `false` when it was halted already (its first reason
+/// stays).
+pub async fn halt(
+    conn: &mut Conn,
+    lock_id: Option<i32>,
+    reason: &str,
+    acting_user: Option<i32>,
+    clock: Option<NaiveDateTime>,
+) -> Result<bool, StorageError> {
+    let row: Changed = sql("SELECT foreman_dlm_halt($1, $2, NULL, $3, \
+         COALESCE($4::timestamp, now() AT TIME ZONE 'UTC')) AS changed")
+    .bind(lock_id)
+    .bind(reason)
+    .bind(acting_user)
+    .bind(clock)
+    .get_result(conn)
+    .await?;
+    Ok(row.changed)
+}
+
+/// Lifts `lock_id`'s own halt (`None`: every halt); how many were lifted.
+pub async fn resume(
+    conn: &mut Conn,
+    lock_id: Option<i32>,
+    acting_user: Option<i32>,
+    clock: Option<NaiveDateTime>,
+) -> Result<i32, StorageError> {
+    let row: Lifted = sql("SELECT foreman_dlm_resume($1, $2, \
+         COALESCE($3::timestamp, now() AT TIME ZONE 'UTC')) AS lifted")
+    .bind(lock_id)
+    .bind(acting_user)
+    .bind(clock)
+    .get_result(conn)
+    .await?;
+    Ok(row.lifted)
+}
