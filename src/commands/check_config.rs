@@ -177,7 +177,35 @@ async fn lock_policies(settings: &Settings, conn: &mut Conn) -> Result<Vec<Strin
         "  every other lock → 1 holder at a time, no lease, any time (the plugin's behaviour)"
             .into(),
     );
+    lines.push(alert_gate(settings)?);
     Ok(lines)
+}
+
+/// Where the alert gate asks, with its files loaded; a gate without a Prometheus is said aloud,
+/// since it stops every new holder of its locks.
+fn alert_gate(settings: &Settings) -> Result<String, String> {
+    let gated = settings
+        .locks
+        .policies
+        .iter()
+        .filter(|p| p.block_on_alerts.is_some())
+        .count();
+    Ok(match &settings.prometheus {
+        Some(prometheus) => {
+            crate::alerts::AlertGate::new(prometheus).map_err(|e| format!("[prometheus]: {e}"))?;
+            format!(
+                "alert gate: asks {} ({} s timeout, answers kept {} s) for locks with                  block_on_alerts ({gated} pattern(s) here; a lock may have its own)",
+                crate::settings::redact_url_path(&prometheus.url),
+                prometheus.timeout_seconds,
+                prometheus.cache_seconds
+            )
+        }
+        None if gated > 0 => format!(
+            "alert gate: NO [prometheus] url, so the locks of the {gated} pattern(s) with              block_on_alerts take no new holder"
+        ),
+        None => "alert gate: off (no [prometheus]); a lock with block_on_alerts takes no new                  holder"
+            .to_string(),
+    })
 }
 
 /// Where lock changes are delivered, in plain words, with what each needs checked.

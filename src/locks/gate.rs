@@ -9,8 +9,10 @@ use crate::storage::locks::host_requests::HostRequestRow;
 /// `foreman_dlm_alert_gate_queries_total`.
 pub type GateObserver = Box<dyn Fn(&'static str) + Send + Sync>;
 
-/// What the gate said for one acquire; empty: no alert, the grant may go ahead.
+/// What the gate said for one acquire.
 pub(super) struct GateAnswer {
+    pub pass: bool,
+    /// Why not, for the refusal: the alerts, or why Prometheus could not be asked.
     pub blocked_by: Vec<String>,
 }
 
@@ -36,26 +38,30 @@ impl LockManager {
                 lock.id
             )));
         };
-        let (result, mut blocked_by) = match &self.alert_gate {
+        let (result, verdict) = match &self.alert_gate {
             None => (
                 "error",
-                vec!["Prometheus could not be asked: the settings have no [prometheus] url".into()],
+                Verdict::Blocked(vec![
+                    "Prometheus could not be asked: the settings have no [prometheus] url".into(),
+                ]),
             ),
             Some(gate) => {
                 let answer = gate.check(&expression, &lock.name).await;
-                let blocked_by = match answer.verdict {
-                    Verdict::Pass => Vec::new(),
-                    Verdict::Blocked(by) => by,
-                };
-                (answer.result.label(), blocked_by)
+                (answer.result.label(), answer.verdict)
             }
         };
         if let Some(observe) = &self.gate_observer {
             observe(result);
         }
-        if result != "quiet" && result != "cached" && blocked_by.is_empty() {
-            blocked_by.push("alerts are firing".into());
-        }
-        Ok(GateAnswer { blocked_by })
+        Ok(match verdict {
+            Verdict::Pass => GateAnswer {
+                pass: true,
+                blocked_by: Vec::new(),
+            },
+            Verdict::Blocked(blocked_by) => GateAnswer {
+                pass: false,
+                blocked_by,
+            },
+        })
     }
 }

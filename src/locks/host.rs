@@ -76,7 +76,7 @@ impl LockManager {
         for _ in 0..3 {
             let operation = HostOperation::Acquire {
                 opt_out_verdict: verdict,
-                gate_verdict: gate.as_ref().map(|g| g.blocked_by.is_empty()),
+                gate_verdict: gate.as_ref().map(|g| g.pass),
             };
             let (caller, row) = self
                 .host_request(&mut conn, certificate, lock, operation)
