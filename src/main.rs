@@ -35,7 +35,7 @@ enum Command {
     /// Stop new holders of one lock, or of every lock (--all), until `resume`: holders keep their
     /// slots, may refresh and release.
     Halt(commands::halt::HaltArgs),
-    /// Lift a halt: one lock's, or every halt (--all).
+    /// Lift a halt: one lock's, or the fleet-wide one (--all).
     Resume(commands::halt::ResumeArgs),
     /// Run the service against a throw-away demo database on the local PostgreSQL, with generated
     /// certificates, and print curl commands to try it.

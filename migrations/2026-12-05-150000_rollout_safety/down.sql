@@ -1,4 +1,3 @@
-DROP INDEX IF EXISTS foreman_dlm_freed_slots;
 DROP TABLE IF EXISTS foreman_dlm_halts;
 ALTER TABLE foreman_dlm_lock_policies
     DROP COLUMN IF EXISTS on_lease_expiry,

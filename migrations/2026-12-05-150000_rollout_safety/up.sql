@@ -18,9 +18,3 @@ CREATE TABLE foreman_dlm_halts (
 );
 CREATE UNIQUE INDEX foreman_dlm_one_fleet_halt ON foreman_dlm_halts ((true))
     WHERE dlmlock_id IS NULL;
-
--- When a lock's slot was last freed (released, force-released, lapsed), for its cooldown: read
--- only for locks with one, through this index, so that the hosts' refused polls (`fail` events)
--- are never scanned.
-CREATE INDEX foreman_dlm_freed_slots ON dlmlock_events (dlmlock_id, created_at)
-    WHERE event_type IN ('release', 'expire');

@@ -148,9 +148,27 @@ async fn credentials_stay_out_of_the_reasons() {
     let why = could_not_be_asked(&gate.check("ALERTS", "web").await);
     assert!(why.contains("prometheus.bearer_token_file"), "{why}");
 
-    let url = format!("http://admin:hunter2@127.0.0.1:{}/p", closed_port());
+    // Credentials in the URL travel as Basic authentication, never in the request line, and
+    // an error answer's reason does not repeat them.
+    let (port, heads) = stand_in(vec![
+        r#"{"status":"error","errorType":"bad_data","error":"x"}"#,
+    ]);
+    let url = format!("http://admin:hunter2@127.0.0.1:{port}/p");
     let gate = AlertGate::new(&settings(url)).unwrap();
-    let why = could_not_be_asked(&gate.check("ALERTS", "web").await);
+    let answer = gate.check("ALERTS", "web").await;
+    let head = heads.recv().unwrap();
+    let request_line = head.lines().next().unwrap_or_default().to_string();
+    assert!(
+        request_line.starts_with("get /p/api/v1/query?query="),
+        "{head}"
+    );
+    assert!(!request_line.contains("hunter2"), "{head}");
+    // base64("admin:hunter2")
+    assert!(
+        head.contains("authorization: basic ywrtaw46ahvudgvymg=="),
+        "{head}"
+    );
+    let why = could_not_be_asked(&answer);
     assert!(!why.contains("hunter2") && !why.contains("admin"), "{why}");
 }
 

@@ -194,16 +194,19 @@ fn alert_gate(settings: &Settings) -> Result<String, String> {
         Some(prometheus) => {
             crate::alerts::AlertGate::new(prometheus).map_err(|e| format!("[prometheus]: {e}"))?;
             format!(
-                "alert gate: asks {} ({} s timeout, answers kept {} s) for locks with                  block_on_alerts ({gated} pattern(s) here; a lock may have its own)",
+                "alert gate: asks {} ({} s timeout, answers kept {} s) for locks with \
+                 block_on_alerts ({gated} pattern(s) here; a lock may have its own)",
                 crate::settings::redact_url_path(&prometheus.url),
                 prometheus.timeout_seconds,
                 prometheus.cache_seconds
             )
         }
         None if gated > 0 => format!(
-            "alert gate: NO [prometheus] url, so the locks of the {gated} pattern(s) with              block_on_alerts take no new holder"
+            "alert gate: NO [prometheus] url, so the locks of the {gated} pattern(s) with \
+             block_on_alerts take no new holder"
         ),
-        None => "alert gate: off (no [prometheus]); a lock with block_on_alerts takes no new                  holder"
+        None => "alert gate: off (no [prometheus]); a lock with block_on_alerts takes no new \
+                 holder"
             .to_string(),
     })
 }

@@ -29,7 +29,7 @@ pub struct HaltArgs {
 pub struct ResumeArgs {
     /// The lock (its name, or its id).
     pub name: Option<String>,
-    /// Every lock: lifts the fleet-wide halt and each lock's own.
+    /// Lifts the fleet-wide halt (`halt --all`); locks halted on their own stay halted.
     #[arg(long)]
     pub all: bool,
 }
@@ -92,11 +92,28 @@ pub fn resume(config: Option<&Path>, args: &ResumeArgs) -> ExitCode {
     finish(manager(config).and_then(|manager| {
         block_on(async {
             match &args.name {
-                None => match manager.resume_all(None).await {
-                    Ok(0) => Ok("nothing was halted".into()),
-                    Ok(n) => Ok(format!("resumed: {n} halt{} lifted", plural(n))),
-                    Err(e) => Err(e.to_string()),
-                },
+                None => {
+                    let lifted = manager.resume_all(None).await.map_err(|e| e.to_string())?;
+                    let own = manager
+                        .locks_halted_on_their_own()
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let said = if lifted {
+                        "lifted the halt of every lock"
+                    } else {
+                        "there was no halt of every lock"
+                    };
+                    Ok(match own {
+                        0 => said.to_string(),
+                        n => format!(
+                            "{said}; {n} lock{} stay{} halted on {}: `foreman-dlm status` \
+                             names them, `foreman-dlm resume NAME` lifts each",
+                            plural(n),
+                            if n == 1 { "s" } else { "" },
+                            if n == 1 { "its own" } else { "their own" }
+                        ),
+                    })
+                }
                 Some(name) => {
                     let lock = manager
                         .resume_lock(&lock_ref(name)?, None)
@@ -115,7 +132,7 @@ pub fn resume(config: Option<&Path>, args: &ResumeArgs) -> ExitCode {
     }))
 }
 
-fn plural(n: i32) -> &'static str {
+fn plural(n: i64) -> &'static str {
     if n == 1 {
         ""
     } else {

@@ -11,6 +11,8 @@ pub type GateObserver = Box<dyn Fn(&'static str) + Send + Sync>;
 
 /// What the gate said for one acquire.
 pub(super) struct GateAnswer {
+    /// The expression answered: the database asks again if the lock's changed meanwhile.
+    pub expression: String,
     pub pass: bool,
     /// Why not, for the refusal: the alerts, or why Prometheus could not be asked.
     pub blocked_by: Vec<String>,
@@ -55,10 +57,12 @@ impl LockManager {
         }
         Ok(match verdict {
             Verdict::Pass => GateAnswer {
+                expression,
                 pass: true,
                 blocked_by: Vec::new(),
             },
             Verdict::Blocked(blocked_by) => GateAnswer {
+                expression,
                 pass: false,
                 blocked_by,
             },

@@ -20,10 +20,18 @@ impl LockManager {
         Ok(halt_store::halt(&mut conn, None, reason, acting_user, clock::test_now()).await?)
     }
 
-    /// Lifts every halt, the fleet's and each lock's; how many were lifted.
-    pub async fn resume_all(&self, acting_user: Option<i32>) -> Result<i32, LockError> {
+    /// Lifts the fleet-wide halt; `false` when there was none. Locks halted on their own stay
+    /// halted (see `foreman_dlm_resume`).
+    pub async fn resume_all(&self, acting_user: Option<i32>) -> Result<bool, LockError> {
         let mut conn = self.admin_change_conn().await?;
-        Ok(halt_store::resume(&mut conn, None, acting_user, clock::test_now()).await?)
+        let lifted = halt_store::resume(&mut conn, None, acting_user, clock::test_now()).await?;
+        Ok(lifted > 0)
+    }
+
+    /// How many locks are halted on their own (not by the fleet-wide halt).
+    pub async fn locks_halted_on_their_own(&self) -> Result<i64, LockError> {
+        let mut conn = self.admin_conn().await?;
+        Ok(halt_store::own_halts(&mut conn).await?)
     }
 
     /// The fleet-wide halt, if every lock is halted.

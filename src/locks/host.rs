@@ -49,7 +49,7 @@ impl LockManager {
     ) -> Result<HostAnswer, LockError> {
         let mut conn = self.conn().await?;
         let (caller, row) = self
-            .host_request(&mut conn, certificate, lock, HostOperation::Show)
+            .host_request(&mut conn, certificate, lock, HostOperation::Show, None)
             .await?;
         match row.lock()? {
             Some(found) => Ok(HostAnswer {
@@ -71,21 +71,23 @@ impl LockManager {
         let mut conn = self.change_conn().await?;
         let mut verdict = None;
         let mut gate: Option<GateAnswer> = None;
-        // At most three passes: the first may leave an unusual opt-out value to us, and a gated
-        // lock's grant waits for the alert gate's answer.
-        for _ in 0..3 {
+        // A few passes at most: the first may leave an unusual opt-out value to us, a gated
+        // lock's grant waits for the alert gate's answer, and an admin may change the lock's
+        // expression in between (the database then asks again).
+        for _ in 0..4 {
             let operation = HostOperation::Acquire {
                 opt_out_verdict: verdict,
                 gate_verdict: gate.as_ref().map(|g| g.pass),
             };
+            let expression = gate.as_ref().map(|g| g.expression.as_str());
             let (caller, row) = self
-                .host_request(&mut conn, certificate, lock, operation)
+                .host_request(&mut conn, certificate, lock, operation, expression)
                 .await?;
             let Some(allowed) = row.allowed else {
                 verdict = Some(opt_out::may_acquire(row.opt_out_value.as_deref()));
                 continue;
             };
-            if row.outcome.as_deref() == Some("ask_gate") && gate.is_none() {
+            if row.outcome.as_deref() == Some("ask_gate") {
                 // Prometheus may take seconds: the connection goes back to the pool meanwhile.
                 drop(conn);
                 gate = Some(self.ask_alert_gate(&row).await?);
@@ -116,7 +118,7 @@ impl LockManager {
     ) -> Result<HostAnswer, LockError> {
         let mut conn = self.change_conn().await?;
         let (caller, row) = self
-            .host_request(&mut conn, certificate, lock, HostOperation::Release)
+            .host_request(&mut conn, certificate, lock, HostOperation::Release, None)
             .await?;
         answer(caller, &row, Vec::new())
     }
@@ -128,6 +130,7 @@ impl LockManager {
         certificate: &HostCertificate,
         lock: &LockRef,
         operation: HostOperation,
+        gate_expression: Option<&str>,
     ) -> Result<(Caller, HostRequestRow), LockError> {
         let unknown = || LockError::UnknownHost {
             subject: certificate.subject.clone(),
@@ -146,6 +149,7 @@ impl LockManager {
             lock_name: lock.as_str(),
             operation,
             clock: clock::test_now(),
+            gate_expression,
         };
         let row = host_requests::run(conn, &self.statements, &request)
             .await?

@@ -3,8 +3,9 @@
 //!
 //! These types are parsed once, where values enter (settings, the admin API), so everything past
 //! that point holds only valid policies. PostgreSQL evaluates them (see the `foreman_dlm_*`
-//! functions in `storage/sql/functions`): the acquire statement decides inside its own transaction, and the
-//! time zone rules are the database server's, the same for every instance of an HA pair.
+//! functions in `storage/sql/functions`): the acquire statement decides inside its own
+//! transaction, and the time zone rules are the database server's, the same for every instance
+//! of an HA pair.
 
 use std::fmt;
 

@@ -17,37 +17,39 @@ macro_rules! source {
     };
 }
 
-/// Every function's name and source, in the order they are applied (a function's body is
-/// checked when it runs, not when it is created, so the order does not matter).
+/// Every function's name and source, callees before their callers: each file is applied in a
+/// transaction of its own while the previous release keeps serving, and a body that calls a
+/// function not created yet would fail its requests until the rest is applied. A unit test
+/// holds the order.
 pub const FUNCTIONS: [(&str, &str); 28] = [
-    source!("foreman_dlm_acquire_held"),
-    source!("foreman_dlm_acquire_slot"),
-    source!("foreman_dlm_cooling_until"),
     source!("foreman_dlm_enqueue"),
-    source!("foreman_dlm_expire_holders"),
-    source!("foreman_dlm_granted"),
-    source!("foreman_dlm_halt"),
-    source!("foreman_dlm_halt_json"),
-    source!("foreman_dlm_hold"),
-    source!("foreman_dlm_holder_counts"),
+    source!("foreman_dlm_notify_event"),
+    source!("foreman_dlm_log_event"),
+    source!("foreman_dlm_window_open"),
+    source!("foreman_dlm_next_window"),
     source!("foreman_dlm_holders"),
     source!("foreman_dlm_holders_json"),
     source!("foreman_dlm_host_parameter"),
-    source!("foreman_dlm_host_request_v2"),
-    source!("foreman_dlm_host_request_v3"),
-    source!("foreman_dlm_lapse_holders"),
-    source!("foreman_dlm_lapse_reason"),
     source!("foreman_dlm_locks_held_by"),
-    source!("foreman_dlm_log_event"),
-    source!("foreman_dlm_next_window"),
-    source!("foreman_dlm_notify_event"),
-    source!("foreman_dlm_refuse"),
-    source!("foreman_dlm_release_held"),
-    source!("foreman_dlm_release_slot"),
-    source!("foreman_dlm_resume"),
     source!("foreman_dlm_settle_holders"),
     source!("foreman_dlm_stamp"),
-    source!("foreman_dlm_window_open"),
+    source!("foreman_dlm_expire_holders"),
+    source!("foreman_dlm_holder_counts"),
+    source!("foreman_dlm_hold"),
+    source!("foreman_dlm_granted"),
+    source!("foreman_dlm_refuse"),
+    source!("foreman_dlm_lapse_reason"),
+    source!("foreman_dlm_halt"),
+    source!("foreman_dlm_lapse_holders"),
+    source!("foreman_dlm_halt_json"),
+    source!("foreman_dlm_resume"),
+    source!("foreman_dlm_cooling_until"),
+    source!("foreman_dlm_acquire_held"),
+    source!("foreman_dlm_release_held"),
+    source!("foreman_dlm_acquire_slot"),
+    source!("foreman_dlm_release_slot"),
+    source!("foreman_dlm_host_request_v3"),
+    source!("foreman_dlm_host_request_v2"),
 ];
 
 #[derive(diesel::QueryableByName)]
@@ -106,4 +108,37 @@ where
         applied.push(name.to_string());
     }
     Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FUNCTIONS;
+
+    /// The functions a source calls: `foreman_dlm_NAME(` for a NAME in [`FUNCTIONS`].
+    fn calls(source: &str) -> Vec<&'static str> {
+        FUNCTIONS
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| {
+                source
+                    .match_indices(name)
+                    .any(|(at, _)| source[at + name.len()..].starts_with('('))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_function_comes_after_the_functions_it_calls() {
+        for (position, (name, source)) in FUNCTIONS.iter().enumerate() {
+            let body = &source[source.find("$function$").unwrap_or(0)..];
+            for callee in calls(body) {
+                let at = FUNCTIONS.iter().position(|(n, _)| *n == callee);
+                assert!(
+                    at.is_some_and(|at| at < position),
+                    "{name} calls {callee}, which is applied after it"
+                );
+            }
+        }
+        assert!(calls("SELECT foreman_dlm_hold(1)").contains(&"foreman_dlm_hold"));
+    }
 }

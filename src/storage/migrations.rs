@@ -45,10 +45,7 @@ pub fn apply(database_url: &str) -> Result<Applied, MigrationError> {
     let mut conn = BlockingConnection::connect(&Secret::new(database_url))
         .map_err(|e| MigrationError(format!("cannot connect to the database: {e}")))?;
     let conn = &mut *conn;
-    diesel::sql_query("SELECT pg_advisory_lock($1)")
-        .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
-        .execute(conn)
-        .map_err(|e| MigrationError(format!("cannot take the migration lock: {e}")))?;
+    take_migration_lock(conn)?;
     let result = conn
         .run_pending_migrations(MIGRATIONS)
         .map(|versions| versions.iter().map(|v| v.to_string()).collect())
@@ -70,6 +67,31 @@ pub fn apply(database_url: &str) -> Result<Applied, MigrationError> {
         .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
         .execute(conn);
     result
+}
+
+#[derive(diesel::QueryableByName)]
+struct Taken {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    taken: bool,
+}
+
+/// Waits for the migration lock by asking again every 200 ms, not inside `pg_advisory_lock`:
+/// a session waiting in a statement is a transaction that `CREATE INDEX CONCURRENTLY` (in the
+/// other session's migration) waits for in turn, and PostgreSQL ends that as a deadlock.
+fn take_migration_lock<C>(conn: &mut C) -> Result<(), MigrationError>
+where
+    C: diesel::Connection<Backend = diesel::pg::Pg> + diesel::connection::LoadConnection,
+{
+    loop {
+        let row: Taken = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS taken")
+            .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
+            .get_result(conn)
+            .map_err(|e| MigrationError(format!("cannot take the migration lock: {e}")))?;
+        if row.taken {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 #[derive(diesel::QueryableByName)]

@@ -123,7 +123,8 @@ async fn statements_never_scan_hosts_or_locks() {
                 .bind(name)
                 .bind(None::<bool>)
                 .bind(None::<NaiveDateTime>)
-                .bind(None::<bool>);
+                .bind(None::<bool>)
+                .bind(None::<String>);
             let plans = explain_nested(&db.url, &statement).await.expect("explain");
             let what = format!("{operation:?} by {subject} of {name}");
             // The statement itself, the host lookup, and (for a known host) the rest.

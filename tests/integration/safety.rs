@@ -292,13 +292,32 @@ async fn a_fleet_wide_halt_refuses_new_and_existing_locks_and_resume_lifts_it() 
         said(&foreman_dlm(&app, &["resume", "db-cluster"])),
         format!("db-cluster stays halted: every lock is ({reason}); `resume --all` lifts that")
     );
+    // A lock halted on its own stays halted when the fleet resumes: it needs its own look.
+    assert_eq!(put(&app.server, "db-other", &b).await.status, 412);
+    assert_eq!(
+        said(&foreman_dlm(
+            &app,
+            &["halt", "db-other", "--reason", "web7 failed"]
+        )),
+        "halted db-other: web7 failed"
+    );
     assert_eq!(
         said(&foreman_dlm(&app, &["resume", "--all"])),
-        "resumed: 1 halt lifted"
+        "lifted the halt of every lock; 1 lock stays halted on its own: `foreman-dlm status` \
+         names them, `foreman-dlm resume NAME` lifts each"
     );
     for lock in ["db-cluster", "created-after-the-halt"] {
         assert_eq!(put(&app.server, lock, &b).await.status, 200, "{lock}");
     }
+    assert_eq!(
+        refusal(&put(&app.server, "db-other", &b).await),
+        (412, json!("halted"))
+    );
+    assert_eq!(
+        said(&foreman_dlm(&app, &["resume", "db-other"])),
+        "resumed db-other"
+    );
+    assert_eq!(put(&app.server, "db-other", &b).await.status, 200);
     assert_eq!(
         app.db.scalar("SELECT count(*) FROM foreman_dlm_halts"),
         json!(0)
@@ -360,6 +379,16 @@ async fn cooldown_spaces_the_next_holder() {
         )),
         json!([]),
         "the grant ends the wait"
+    );
+    // A free lock cools down too (the request's short path).
+    assert_eq!(delete(&app.server, "cool-pool", &b).await.status, 200);
+    assert_eq!(delete(&app.server, "cool-pool", &c).await.status, 200);
+    let free = put(&app.server, "cool-pool", &a).await;
+    assert_eq!(refusal(&free), (412, json!("cooling_down")), "{}", free.raw);
+    assert_eq!(
+        app.db
+            .scalar("SELECT host_id FROM dlmlocks WHERE name = 'cool-pool'"),
+        Value::Null
     );
 }
 
@@ -539,6 +568,7 @@ async fn lock_names_cannot_change_the_alert_expression() {
         .await;
     let app = gated_site(&prometheus.url());
     let (_, a) = host(&app, "web1.example.com");
+    let quiet_before = gate_queries(&app, "quiet").await;
     // Each name would return a sample if it were pasted into the expression as it is.
     for name in [
         r#"cx"} or vector(1) #"#,
@@ -554,6 +584,11 @@ async fn lock_names_cannot_change_the_alert_expression() {
         assert_eq!(answer.body["name"], name);
         assert_eq!(delete(&app.server, &segment, &a).await.status, 200);
     }
+    assert_eq!(
+        gate_queries(&app, "quiet").await - quiet_before,
+        4.0,
+        "each name was asked for, and Prometheus answered nothing"
+    );
     // The same gate does block on a firing alert for its cluster.
     exporter.set_unhealthy("c1", true);
     prometheus

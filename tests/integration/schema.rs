@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use crate::common::{cert_header, migrate, pki, send, Server, ServerOptions, TestDb};
 use foreman_dlm::demo::FOREMAN_SCHEMA_SQL;
+use foreman_dlm::storage::locks::statements::{HostLookup, HostOperation};
 use foreman_dlm::storage::migrations;
 
 const PLUGIN_TABLES_SQL: &str = include_str!("../fixtures/plugin_tables.sql");
@@ -236,7 +237,8 @@ fn as_defined(source: &str) -> String {
 fn assert_each_function_is_its_file(db: &TestDb, state: &str) {
     let found = functions_in(db);
     let sources = foreman_dlm::storage::functions::FUNCTIONS;
-    let names: Vec<&str> = sources.iter().map(|(name, _)| *name).collect();
+    let mut names: Vec<&str> = sources.iter().map(|(name, _)| *name).collect();
+    names.sort_unstable();
     assert_eq!(
         found.keys().map(String::as_str).collect::<Vec<_>>(),
         names,
@@ -400,7 +402,7 @@ fn previous_release_call(operation: &str, lock: &str) -> String {
     format!(
         "SELECT r.outcome FROM foreman_dlm_host_request_v2('{operation}', 'certname', \
          'web1.example.com', NULL, '{lock}', true, (now() AT TIME ZONE 'UTC')::timestamp, \
-         NULL, NULL, NULL, 'dlm_lock_opt_out', '[]'::jsonb, '[\"true\"]'::jsonb, 60, 20) r"
+         1, 0, '[]'::jsonb, 'dlm_lock_opt_out', '[]'::jsonb, '[\"true\"]'::jsonb, 60, 20) r"
     )
 }
 
@@ -413,12 +415,45 @@ fn an_instance_of_the_previous_release_keeps_working_during_the_upgrade() {
     let acquired = db.scalar(&previous_release_call("acquire", "before"));
     assert_eq!(acquired, json!("granted"), "before the upgrade");
 
-    // This release migrates while the previous one keeps serving.
+    // This release migrates while the previous one keeps serving: its holders refresh and
+    // release, and a new holder waits for an upgraded instance, since the previous release
+    // knows neither the new policy values of the settings nor the alert gate.
     migrate(&db.url).expect("migrate");
+    let refreshed = db.scalar(&previous_release_call("acquire", "before"));
+    assert_eq!(refreshed, json!("refreshed"), "a refresh after the upgrade");
     let released = db.scalar(&previous_release_call("release", "before"));
     assert_eq!(released, json!("released"), "after the upgrade");
-    let acquired = db.scalar(&previous_release_call("acquire", "after"));
-    assert_eq!(acquired, json!("granted"), "after the upgrade");
+    let refused = db.scalar(&previous_release_call("acquire", "after"));
+    assert_eq!(
+        refused,
+        json!("held"),
+        "a 412, as the previous release knows it"
+    );
+    assert_eq!(
+        db.rows("SELECT w.reason FROM foreman_dlm_waiting w"),
+        json!([{"reason": "blocked"}])
+    );
+    // This release's own statement grants it.
+    let statements = foreman_dlm::locks::lock_statements(&[]);
+    let acquire = statements.host_request(
+        HostOperation::Acquire {
+            opt_out_verdict: None,
+            gate_verdict: None,
+        },
+        HostLookup::Certname,
+    );
+    let current = db.scalar(&format!(
+        "SELECT r.outcome FROM ({}) r",
+        acquire
+            .replace("$1", "'web1.example.com'")
+            .replace("$2", "NULL::integer")
+            .replace("$3", "'after'")
+            .replace("$4", "NULL::boolean")
+            .replace("$5", "NULL::timestamp")
+            .replace("$6", "NULL::boolean")
+            .replace("$7", "NULL::text")
+    ));
+    assert_eq!(current, json!("granted"));
     assert_eq!(
         db.rows("SELECT name, host_id FROM dlmlocks ORDER BY name"),
         json!([
@@ -431,6 +466,7 @@ fn an_instance_of_the_previous_release_keeps_working_during_the_upgrade() {
         json!([
             {"event_type": "acquire", "host_id": web1},
             {"event_type": "release", "host_id": web1},
+            {"event_type": "fail", "host_id": null},
             {"event_type": "acquire", "host_id": web1},
         ]),
         "every change has its event"

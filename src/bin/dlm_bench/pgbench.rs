@@ -16,10 +16,10 @@ use super::cpu::process_cpu_seconds;
 /// acquire) the opt-out parameter, the policy, the change of holders and its events.
 ///
 /// Each client sets its session up as the server does and prepares them, once (`-D prepared=0`
-/// starts every client at 0), and EXECUTEs them
-/// with the values the server binds: the subject, and NULL for the lock id, the opt-out verdict,
-/// the test clock and the alert gate's verdict. Bound NULLs, not NULL literals in the text: a literal would let the
-/// planner fold what the server's plan has to keep.
+/// starts every client at 0), and EXECUTEs them with the values the server binds: the subject,
+/// and NULL for the lock id, the opt-out verdict, the test clock and the alert gate's verdict
+/// and expression. Bound NULLs, not NULL literals in the text: a literal would let the planner
+/// fold what the server's plan has to keep.
 pub(crate) fn pgbench_script(statements: &LockStatements, hosts: usize) -> String {
     let subject = "('bench-' || lpad(:h::text, 6, '0') || '.example.com')";
     let lock_name = "('own-' || lpad(:h::text, 6, '0'))";
@@ -32,8 +32,8 @@ pub(crate) fn pgbench_script(statements: &LockStatements, hosts: usize) -> Strin
     );
     let release = statements.host_request(HostOperation::Release, HostLookup::Certname);
     // The types the server binds (see `storage::locks::host_requests::run`).
-    let types = "(text, integer, text, boolean, timestamp, boolean)";
-    let arguments = format!("({subject}, NULL, {lock_name}, NULL, NULL, NULL)");
+    let types = "(text, integer, text, boolean, timestamp, boolean, text)";
+    let arguments = format!("({subject}, NULL, {lock_name}, NULL, NULL, NULL, NULL)");
     [
         format!("\\set h random(1, {hosts})"),
         "\\if :prepared = 0".to_string(),

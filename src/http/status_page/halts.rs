@@ -45,7 +45,7 @@ pub fn lock_control(viewer: &Viewer<'_>, lock: &Lock, back: &str) -> Markup {
     }
 }
 
-/// Above the list: the fleet-wide halt and Resume all, or Halt all updates.
+/// Above the list: the fleet-wide halt and Resume all updates, or Halt all updates.
 pub fn fleet_control(viewer: &Viewer<'_>, fleet: Option<&Halt>) -> Markup {
     html! {
         @if let Some(halt) = fleet {
@@ -57,7 +57,8 @@ pub fn fleet_control(viewer: &Viewer<'_>, fleet: Option<&Halt>) -> Markup {
                 @if viewer.can_edit {
                     form.inline method="post" action="/dlm/resume-all" {
                         input type="hidden" name="csrf" value=(viewer.csrf);
-                        button type="submit" { "Resume all" }
+                        button type="submit" { "Resume all updates" }
+                        " " span.muted { "(locks halted on their own stay halted)" }
                     }
                 }
             }
@@ -94,7 +95,7 @@ pub async fn halt_all(
     Ok(see_other("/dlm"))
 }
 
-/// POST /dlm/resume-all: every halt, the fleet's and each lock's.
+/// POST /dlm/resume-all: the fleet-wide halt; locks halted on their own stay halted.
 pub async fn resume_all(
     req: HttpRequest,
     payload: web::Payload,
@@ -107,10 +108,12 @@ pub async fn resume_all(
         .locks
         .resume_all(Some(session.user.id))
         .await?;
-    log::warn!(
-        "user {:?} resumed every lock on the status page ({lifted} halt(s) lifted)",
-        session.user.login
-    );
+    if lifted {
+        log::warn!(
+            "user {:?} lifted the halt of every lock on the status page",
+            session.user.login
+        );
+    }
     Ok(see_other("/dlm"))
 }
 

@@ -31,6 +31,21 @@ pub async fn fleet(conn: &mut Conn) -> Result<Option<Halt>, StorageError> {
 }
 
 #[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// How many locks have a halt of their own.
+pub async fn own_halts(conn: &mut Conn) -> Result<i64, StorageError> {
+    let row: Count =
+        sql("SELECT count(*) AS n FROM foreman_dlm_halts WHERE dlmlock_id IS NOT NULL")
+            .get_result(conn)
+            .await?;
+    Ok(row.n)
+}
+
+#[derive(QueryableByName)]
 struct Lifted {
     #[diesel(sql_type = Integer)]
     lifted: i32,
@@ -56,7 +71,7 @@ pub async fn halt(
     Ok(row.changed)
 }
 
-/// Lifts `lock_id`'s own halt (`None`: every halt); how many were lifted.
+/// Lifts `lock_id`'s own halt (`None`: the fleet's); how many were lifted (0 or 1).
 pub async fn resume(
     conn: &mut Conn,
     lock_id: Option<i32>,

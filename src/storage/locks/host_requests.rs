@@ -71,6 +71,8 @@ pub struct HostRequest<'a> {
     pub lock_name: &'a str,
     pub operation: HostOperation,
     pub clock: Option<NaiveDateTime>,
+    /// The expression the gate's verdict (in `operation`) answers.
+    pub gate_expression: Option<&'a str>,
 }
 
 /// `None`: no host has the subject.
@@ -93,6 +95,7 @@ pub async fn run(
         .bind(verdict)
         .bind(request.clock)
         .bind(gate_verdict)
+        .bind(request.gate_expression)
         .get_result::<HostRequestRow>(conn)
         .await
         .optional()

@@ -181,7 +181,7 @@ impl LockStatements {
     /// The statement text a host request runs; the benchmark's pgbench script uses the same.
     /// Its parameters: $1 the certificate's subject, $2 the lock id, $3 the lock name, $4 the
     /// opt-out verdict, $5 the test clock (NULL: the database's), $6 the alert gate's verdict
-    /// (NULL: not asked).
+    /// (NULL: not asked) and $7 the expression it answers.
     pub fn host_request(&self, operation: HostOperation, lookup: HostLookup) -> &'static str {
         let by_operation = match operation {
             HostOperation::Show => &self.host[0],
@@ -214,7 +214,7 @@ fn host_statements(
     let call = |operation: &str, lookup: &str| {
         let function = format!(
             "foreman_dlm_host_request_v3({}, {}, $1, $2, $3, $4, $5, {}, {}, {}, {parameter}, \
-             {allowed}, {denied}, {}, {}, {}, {}, {}, $6)",
+             {allowed}, {denied}, {}, {}, {}, {}, {}, $6, $7, true)",
             quote(operation),
             quote(lookup),
             by_name.pattern_max_holders,

@@ -4,10 +4,11 @@ CREATE OR REPLACE FUNCTION public.foreman_dlm_host_request_v2(operation text, lo
  LANGUAGE plpgsql
 AS $function$
 BEGIN
-    -- 0.2.0's entry point, kept for its instances during a rolling upgrade: the rules of this
-    -- release with the settings' defaults for what 0.2.0 does not know. It cannot ask the alert
-    -- gate, so a gated lock is blocked (fail closed), and it has no words for the new refusals,
-    -- so they reach 0.2.0's hosts as the lock being taken (412 all the same).
+    -- 0.2.0's entry point, kept for its instances during a rolling upgrade. 0.2.0 knows neither
+    -- the settings' new policy values nor the alert gate, so through it no host becomes a new
+    -- holder (fail closed); refreshes, releases and shows work, under this release's rules. It
+    -- has no words for the new refusals: they reach 0.2.0's hosts as the lock being taken (412
+    -- all the same), and the hosts retry, through an upgraded instance sooner or later.
     SELECT r.caller_id, r.caller_name, r.allowed, r.opt_out_value, r.lock_id, r.done,
            CASE WHEN r.outcome IN ('halted', 'cooling_down', 'blocked', 'ask_gate')
                 THEN CASE WHEN r.max_holders = 1 THEN 'held' ELSE 'full' END
@@ -22,6 +23,6 @@ BEGIN
                                        clock, pattern_max_holders, pattern_lease_seconds,
                                        pattern_windows, opt_out_parameter, allowed_values,
                                        denied_values, max_created_per_hour, max_held, NULL, NULL,
-                                       NULL, false) r;
+                                       NULL, false, NULL, false) r;
 END
 $function$;

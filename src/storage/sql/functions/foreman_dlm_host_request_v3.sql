@@ -1,5 +1,5 @@
 -- The current definition of foreman_dlm_host_request_v3: `migrate` applies it whenever this file changes.
-CREATE OR REPLACE FUNCTION public.foreman_dlm_host_request_v3(operation text, lookup text, subject text, want_id integer, want_name text, verdict boolean, clock timestamp without time zone, pattern_max_holders integer, pattern_lease_seconds integer, pattern_windows jsonb, opt_out_parameter text, allowed_values jsonb, denied_values jsonb, max_created_per_hour integer, max_held integer, pattern_on_lease_expiry text, pattern_cooldown_seconds integer, pattern_block_on_alerts text, gate_verdict boolean, OUT caller_id integer, OUT caller_name character varying, OUT allowed boolean, OUT opt_out_value text, OUT lock_id integer, OUT done boolean, OUT outcome text, OUT next_window_at timestamp without time zone, OUT id integer, OUT name character varying, OUT lock_type character varying, OUT enabled boolean, OUT created_at timestamp without time zone, OUT updated_at timestamp without time zone, OUT max_holders integer, OUT lease_seconds integer, OUT windows text, OUT holders text, OUT retry_at timestamp without time zone, OUT on_lease_expiry text, OUT cooldown_seconds integer, OUT block_on_alerts text, OUT halt text)
+CREATE OR REPLACE FUNCTION public.foreman_dlm_host_request_v3(operation text, lookup text, subject text, want_id integer, want_name text, verdict boolean, clock timestamp without time zone, pattern_max_holders integer, pattern_lease_seconds integer, pattern_windows jsonb, opt_out_parameter text, allowed_values jsonb, denied_values jsonb, max_created_per_hour integer, max_held integer, pattern_on_lease_expiry text, pattern_cooldown_seconds integer, pattern_block_on_alerts text, gate_verdict boolean, gate_expression text, may_grant boolean, OUT caller_id integer, OUT caller_name character varying, OUT allowed boolean, OUT opt_out_value text, OUT lock_id integer, OUT done boolean, OUT outcome text, OUT next_window_at timestamp without time zone, OUT id integer, OUT name character varying, OUT lock_type character varying, OUT enabled boolean, OUT created_at timestamp without time zone, OUT updated_at timestamp without time zone, OUT max_holders integer, OUT lease_seconds integer, OUT windows text, OUT holders text, OUT retry_at timestamp without time zone, OUT on_lease_expiry text, OUT cooldown_seconds integer, OUT block_on_alerts text, OUT halt text)
  RETURNS record
  LANGUAGE plpgsql
  SET enable_seqscan TO 'off'
@@ -18,6 +18,7 @@ DECLARE
     created_lock integer;
     creations record;
     slot record;
+    gated boolean;
 BEGIN
     done := false;
     -- Who asks. Neither hosts column is unique, so the lowest id wins among equals; the Katello
@@ -156,6 +157,17 @@ BEGIN
     on_lease_expiry := COALESCE(target.own_on_lease_expiry, pattern_on_lease_expiry, 'halt');
     cooldown_seconds := COALESCE(target.own_cooldown_seconds, pattern_cooldown_seconds, 0);
     block_on_alerts := NULLIF(COALESCE(target.own_block_on_alerts, pattern_block_on_alerts), '');
+    -- A verdict answers the expression it was asked for: after an admin's edit in between, the
+    -- gate is asked again.
+    IF gate_expression IS DISTINCT FROM block_on_alerts THEN
+        gate_verdict := NULL;
+    END IF;
+    -- A caller that cannot know the whole policy (the previous release's entry point) grants
+    -- nothing new: refused as blocked, it fails closed.
+    gated := block_on_alerts IS NOT NULL OR NOT may_grant;
+    IF NOT may_grant THEN
+        gate_verdict := false;
+    END IF;
     halt := foreman_dlm_halt_json(target.id);
 
     IF operation = 'show' THEN
@@ -202,7 +214,7 @@ BEGIN
             retry_at := foreman_dlm_cooling_until(target.id, cooldown_seconds, false, at);
             outcome := CASE
                 WHEN retry_at IS NOT NULL THEN 'cooling_down'
-                WHEN block_on_alerts IS NULL OR gate_verdict THEN 'granted'
+                WHEN NOT gated OR gate_verdict THEN 'granted'
                 WHEN gate_verdict IS NULL THEN 'ask_gate'
                 ELSE 'blocked'
             END;
@@ -235,7 +247,7 @@ BEGIN
         SELECT * INTO slot
           FROM foreman_dlm_acquire_slot(target.id, caller_id, max_holders, lease_seconds,
                                         window_list, on_lease_expiry, cooldown_seconds,
-                                        halt IS NOT NULL, block_on_alerts IS NOT NULL,
+                                        halt IS NOT NULL, gated,
                                         gate_verdict, at, acting_user) a;
         outcome := slot.outcome;
         IF outcome = 'ask_gate' THEN

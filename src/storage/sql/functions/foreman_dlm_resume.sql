@@ -7,12 +7,13 @@ DECLARE
     lifted record;
     lifted_count integer := 0;
 BEGIN
-    -- Lifts the lock's own halt, or with lock_id NULL every halt (the fleet's and each lock's),
-    -- each with a `resume` event naming who resumed. A lock under the fleet's halt stays halted
-    -- until the fleet is resumed. Returns how many halts were lifted.
+    -- Lifts the lock's own halt, or with lock_id NULL the fleet's, with a `resume` event (or,
+    -- for the fleet, a notification) naming who resumed. The two stay apart: a lock halted on
+    -- its own (a lapsed lease: maybe a failed update) needs its own look, and lifting the
+    -- fleet's halt after an incident must not lift it by the way. Returns how many were lifted.
     FOR lifted IN
         DELETE FROM foreman_dlm_halts h
-         WHERE h.dlmlock_id = lock_id OR lock_id IS NULL
+         WHERE h.dlmlock_id = lock_id OR (lock_id IS NULL AND h.dlmlock_id IS NULL)
         RETURNING h.dlmlock_id
     LOOP
         IF lifted.dlmlock_id IS NULL THEN

@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS foreman_dlm_freed_slots;
