@@ -32,8 +32,10 @@ BEGIN
         WHEN live >= max_holders THEN CASE WHEN max_holders = 1 THEN 'held' ELSE 'full' END
     END;
     IF outcome IS NULL THEN
-        retry_at := foreman_dlm_cooling_until(target.id, cooldown_seconds,
-                                              cardinality(expired) > 0, at);
+        IF cooldown_seconds > 0 THEN
+            retry_at := foreman_dlm_cooling_until(target.id, cooldown_seconds,
+                                                  cardinality(expired) > 0, at);
+        END IF;
         outcome := CASE
             WHEN retry_at IS NOT NULL THEN 'cooling_down'
             WHEN NOT gated THEN 'granted'

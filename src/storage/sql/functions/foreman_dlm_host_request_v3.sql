@@ -168,7 +168,13 @@ BEGIN
     IF NOT may_grant THEN
         gate_verdict := false;
     END IF;
-    halt := foreman_dlm_halt_json(target.id);
+    -- Halts are rare: one look whether there is any for this lock, and its JSON only then. A
+    -- statement of its own, after the lock's row is locked, so that a halt that waited for the
+    -- row (see foreman_dlm_halt) is seen.
+    IF EXISTS (SELECT 1 FROM foreman_dlm_halts h
+                WHERE h.dlmlock_id = target.id OR h.dlmlock_id IS NULL) THEN
+        halt := foreman_dlm_halt_json(target.id);
+    END IF;
 
     IF operation = 'show' THEN
         done := true;
@@ -211,7 +217,9 @@ BEGIN
                 THEN 'outside_window'
         END;
         IF outcome IS NULL THEN
-            retry_at := foreman_dlm_cooling_until(target.id, cooldown_seconds, false, at);
+            IF cooldown_seconds > 0 THEN
+                retry_at := foreman_dlm_cooling_until(target.id, cooldown_seconds, false, at);
+            END IF;
             outcome := CASE
                 WHEN retry_at IS NOT NULL THEN 'cooling_down'
                 WHEN NOT gated OR gate_verdict THEN 'granted'
