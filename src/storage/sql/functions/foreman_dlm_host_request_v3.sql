@@ -19,6 +19,7 @@ DECLARE
     creations record;
     slot record;
     gated boolean;
+    any_halt boolean;
 BEGIN
     done := false;
     -- Who asks. Neither hosts column is unique, so the lowest id wins among equals; the Katello
@@ -168,14 +169,9 @@ BEGIN
     IF NOT may_grant THEN
         gate_verdict := false;
     END IF;
-    -- Halts are rare: one look whether there is any for this lock, and its JSON only then. A
-    -- statement of its own, after the lock's row is locked, so that a halt that waited for the
-    -- row (see foreman_dlm_halt) is seen.
-    IF EXISTS (SELECT 1 FROM foreman_dlm_halts h
-                WHERE h.dlmlock_id = target.id OR h.dlmlock_id IS NULL) THEN
+    IF operation <> 'acquire' AND operation <> 'release' OR NOT allowed THEN
         halt := foreman_dlm_halt_json(target.id);
     END IF;
-
     IF operation = 'show' THEN
         done := true;
         holders := CASE WHEN target.host_id IS NULL THEN '[]'
@@ -199,6 +195,7 @@ BEGIN
         -- A host holds at most max_held locks at once (0: no limit); a refresh of a slot it
         -- has is not a new one. Refused with nothing written: the host is not waiting for this
         -- lock, it must give back one of the others.
+        halt := foreman_dlm_halt_json(target.id);
         outcome := 'too_many_held';
         done := false;
         holders := foreman_dlm_holders_json(target.id, target.host_id, target.updated_at,
@@ -206,7 +203,16 @@ BEGIN
         RETURN;
     END IF;
 
-    acting_user := (SELECT u.id FROM users u WHERE u.lower_login = 'foreman_api_admin');
+    -- Who the events name, and whether a halt is in force: one statement, after the lock's row
+    -- is locked, so that a halt that waited for the row (see foreman_dlm_halt) is seen. Halts
+    -- are rare: their JSON is built only when there is one.
+    SELECT (SELECT u.id FROM users u WHERE u.lower_login = 'foreman_api_admin'),
+           EXISTS (SELECT 1 FROM foreman_dlm_halts h
+                    WHERE h.dlmlock_id = target.id OR h.dlmlock_id IS NULL)
+      INTO acting_user, any_halt;
+    IF any_halt THEN
+        halt := foreman_dlm_halt_json(target.id);
+    END IF;
     IF operation = 'acquire' AND target.host_id IS NULL THEN
         -- A free lock has no holders, whatever rows another writer left (see
         -- foreman_dlm_holders): granted unless disabled or outside its windows.
