@@ -2,7 +2,7 @@
 //! `storage::locks::host_requests`), and what their outcomes mean.
 
 use super::gate::GateAnswer;
-use super::model::{Lock, Refusal};
+use super::model::{Lock, Refusal, RefusalDetails};
 use super::{opt_out, LockError, LockManager, LockRef, OPT_OUT_PARAMETER};
 use crate::clock;
 use crate::identity::{CertificateKind, HostCertificate};
@@ -209,22 +209,15 @@ fn answer(
         Some("released") => HostOutcome::Released,
         Some("not_held") => HostOutcome::NotHeld,
         other => {
-            let refusal = match other {
-                Some("halted") => Refusal::Halted {
-                    halt_reason: row
-                        .lock()?
-                        .and_then(|l| l.halt)
-                        .map(|h| h.reason)
-                        .unwrap_or_default(),
-                },
-                Some("cooling_down") => Refusal::CoolingDown {
-                    retry_at: row.retry_at,
-                },
-                Some("blocked") => Refusal::Blocked { blocked_by },
-                _ => Refusal::from_outcome(other, row.next_window_at).ok_or_else(|| {
-                    LockError::Internal(format!("unexpected outcome {other:?} for lock {lock_id}"))
-                })?,
+            let seen = RefusalDetails {
+                next_window_at: row.next_window_at,
+                retry_at: row.retry_at,
+                halt_reason: row.lock()?.and_then(|l| l.halt).map(|h| h.reason),
+                blocked_by,
             };
+            let refusal = Refusal::from_outcome(other, seen).ok_or_else(|| {
+                LockError::Internal(format!("unexpected outcome {other:?} for lock {lock_id}"))
+            })?;
             return Err(LockError::PreconditionFailed {
                 lock_id: Some(lock_id),
                 refusal,

@@ -177,19 +177,38 @@ impl Refusal {
         }
     }
 
-    /// The refusal a statement's outcome names; `None` for an outcome that is not one.
-    pub fn from_outcome(
-        outcome: Option<&str>,
-        next_window_at: Option<NaiveDateTime>,
-    ) -> Option<Refusal> {
+    /// The refusal a statement's outcome names, with what the request saw; `None` for an
+    /// outcome that is not one.
+    pub fn from_outcome(outcome: Option<&str>, seen: RefusalDetails) -> Option<Refusal> {
         Some(match outcome? {
             "held" => Refusal::Held,
             "full" => Refusal::Full,
             "disabled" => Refusal::Disabled,
-            "outside_window" => Refusal::OutsideWindow { next_window_at },
+            "outside_window" => Refusal::OutsideWindow {
+                next_window_at: seen.next_window_at,
+            },
             "opted_out" => Refusal::OptedOut,
             "too_many_held" => Refusal::TooManyHeld,
+            "halted" => Refusal::Halted {
+                halt_reason: seen.halt_reason.unwrap_or_default(),
+            },
+            "cooling_down" => Refusal::CoolingDown {
+                retry_at: seen.retry_at,
+            },
+            "blocked" => Refusal::Blocked {
+                blocked_by: seen.blocked_by,
+            },
             _ => return None,
         })
     }
+}
+
+/// What a refused request saw, for the refusal's details.
+#[derive(Debug, Clone, Default)]
+pub struct RefusalDetails {
+    pub next_window_at: Option<NaiveDateTime>,
+    pub retry_at: Option<NaiveDateTime>,
+    pub halt_reason: Option<String>,
+    /// The alert gate's answer.
+    pub blocked_by: Vec<String>,
 }

@@ -3,9 +3,10 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Integer};
+use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
 use diesel_async::RunQueryDsl;
 
+use super::statements::clock_of;
 use crate::locks::model::Halt;
 use crate::storage::sql::sql;
 use crate::storage::{Conn, StorageError};
@@ -18,7 +19,7 @@ struct Changed {
 
 #[derive(QueryableByName)]
 struct FleetHalt {
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    #[diesel(sql_type = Nullable<Text>)]
     halt: Option<String>,
 }
 
@@ -32,7 +33,7 @@ pub async fn fleet(conn: &mut Conn) -> Result<Option<Halt>, StorageError> {
 
 #[derive(QueryableByName)]
 struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    #[diesel(sql_type = BigInt)]
     n: i64,
 }
 
@@ -60,14 +61,17 @@ pub async fn halt(
     acting_user: Option<i32>,
     clock: Option<NaiveDateTime>,
 ) -> Result<bool, StorageError> {
-    let row: Changed = sql("SELECT foreman_dlm_halt($1, $2, NULL, $3, \
-         COALESCE($4::timestamp, now() AT TIME ZONE 'UTC')) AS changed")
-    .bind(lock_id)
-    .bind(reason)
-    .bind(acting_user)
-    .bind(clock)
-    .get_result(conn)
-    .await?;
+    let text = format!(
+        "SELECT foreman_dlm_halt($1, $2, NULL, $3, {}) AS changed",
+        clock_of("$4")
+    );
+    let row: Changed = sql(text)
+        .bind(lock_id)
+        .bind(reason)
+        .bind(acting_user)
+        .bind(clock)
+        .get_result(conn)
+        .await?;
     Ok(row.changed)
 }
 
@@ -78,12 +82,15 @@ pub async fn resume(
     acting_user: Option<i32>,
     clock: Option<NaiveDateTime>,
 ) -> Result<i32, StorageError> {
-    let row: Lifted = sql("SELECT foreman_dlm_resume($1, $2, \
-         COALESCE($3::timestamp, now() AT TIME ZONE 'UTC')) AS lifted")
-    .bind(lock_id)
-    .bind(acting_user)
-    .bind(clock)
-    .get_result(conn)
-    .await?;
+    let text = format!(
+        "SELECT foreman_dlm_resume($1, $2, {}) AS lifted",
+        clock_of("$3")
+    );
+    let row: Lifted = sql(text)
+        .bind(lock_id)
+        .bind(acting_user)
+        .bind(clock)
+        .get_result(conn)
+        .await?;
     Ok(row.lifted)
 }

@@ -70,7 +70,7 @@ fn clock(n: usize) -> String {
     clock_of(&format!("${n}"))
 }
 
-fn clock_of(placeholder: &str) -> String {
+pub(super) fn clock_of(placeholder: &str) -> String {
     format!("COALESCE({placeholder}::timestamp, now() AT TIME ZONE 'UTC')")
 }
 
