@@ -4,12 +4,10 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use super::block_on;
+use super::{block_on, command_lock_manager};
 use crate::locks::{LockManager, LockRef};
 use crate::settings::Settings;
-use crate::storage::Database;
 
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("which").required(true).args(["name", "all"])))]
@@ -36,14 +34,7 @@ pub struct ResumeArgs {
 
 fn manager(config: Option<&Path>) -> Result<LockManager, String> {
     let settings = Settings::load(config).map_err(|e| e.to_string())?;
-    let url = settings.database_url().map_err(|e| e.to_string())?;
-    let timeout = Duration::from_secs(settings.database.connect_timeout_seconds);
-    let db = Database::new(&url, 1, timeout)?;
-    Ok(LockManager::new(
-        db,
-        settings.locks.stale_time_hours,
-        &settings.locks.policies,
-    ))
+    command_lock_manager(&settings)
 }
 
 /// The lock a command line names, as typed: a `%` in it is a `%`, not an escape as in a URL.

@@ -32,6 +32,18 @@ fn block_on<T>(work: impl std::future::Future<Output = T>) -> T {
     actix_web::rt::System::new().block_on(work)
 }
 
+/// The lock manager a command uses: the service's settings, one database connection.
+fn command_lock_manager(settings: &Settings) -> Result<crate::locks::LockManager, String> {
+    let url = settings.database_url().map_err(|e| e.to_string())?;
+    let timeout = std::time::Duration::from_secs(settings.database.connect_timeout_seconds);
+    let db = Database::new(&url, 1, timeout)?;
+    Ok(crate::locks::LockManager::new(
+        db,
+        settings.locks.stale_time_hours,
+        &settings.locks.policies,
+    ))
+}
+
 pub fn serve(config: Option<&Path>) -> ExitCode {
     let settings = match Settings::load(config) {
         Ok(s) => s,

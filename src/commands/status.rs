@@ -5,20 +5,17 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use chrono::{NaiveDateTime, Utc};
 use serde_json::{json, Value};
 
-use super::block_on;
+use super::{block_on, command_lock_manager};
 use crate::clock;
 use crate::locks::admin::{ListRequest, PerPage};
 use crate::locks::model::{Holder, Lock};
 use crate::locks::name::printable;
 use crate::locks::policy::LeaseExpiry;
-use crate::locks::LockManager;
 use crate::settings::Settings;
-use crate::storage::Database;
 
 #[derive(clap::Args)]
 pub struct StatusArgs {
@@ -40,17 +37,11 @@ pub fn run(config: Option<&Path>, args: &StatusArgs) -> ExitCode {
         Ok(settings) => settings,
         Err(e) => return broken(e),
     };
-    let url = match settings.database_url() {
-        Ok(url) => url,
-        Err(e) => return broken(e),
-    };
-    let timeout = Duration::from_secs(settings.database.connect_timeout_seconds);
-    let db = match Database::new(&url, 1, timeout) {
-        Ok(db) => db,
+    let manager = match command_lock_manager(&settings) {
+        Ok(manager) => manager,
         Err(e) => return broken(e),
     };
     let stale_hours = settings.locks.stale_time_hours;
-    let manager = LockManager::new(db, stale_hours, &settings.locks.policies);
     block_on(async {
         let request = ListRequest {
             search: args.stale.then(|| "stale = true".to_string()),
