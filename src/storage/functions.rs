@@ -21,7 +21,7 @@ macro_rules! source {
 /// transaction of its own while the previous release keeps serving, and a body that calls a
 /// function not created yet would fail its requests until the rest is applied. A unit test
 /// holds the order.
-pub const FUNCTIONS: [(&str, &str); 28] = [
+pub const FUNCTIONS: [(&str, &str); 29] = [
     source!("foreman_dlm_enqueue"),
     source!("foreman_dlm_notify_event"),
     source!("foreman_dlm_log_event"),
@@ -33,6 +33,7 @@ pub const FUNCTIONS: [(&str, &str); 28] = [
     source!("foreman_dlm_locks_held_by"),
     source!("foreman_dlm_settle_holders"),
     source!("foreman_dlm_stamp"),
+    source!("foreman_dlm_slot_freed"),
     source!("foreman_dlm_expire_holders"),
     source!("foreman_dlm_holder_counts"),
     source!("foreman_dlm_hold"),

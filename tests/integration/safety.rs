@@ -392,6 +392,67 @@ async fn cooldown_spaces_the_next_holder() {
     );
 }
 
+/// When a slot was freed is kept only where a cooldown may read it: a host's release on a lock
+/// without a cooldown writes nothing, while an admin's force release and a lapsed lease are
+/// always remembered, and a force release starts the cooldown like a host's release.
+#[actix_web::test]
+async fn a_cooldown_counts_from_force_releases_and_lapses_too() {
+    let app = site("");
+    let (a_id, a) = host(&app, "web1.example.com");
+    let (b_id, b) = host(&app, "web2.example.com");
+    let (_, admin) = admin(&app);
+    let freed = |lock: &str| {
+        app.db.scalar(&format!(
+            "SELECT count(*) FROM foreman_dlm_last_freed f \
+               JOIN dlmlocks l ON l.id = f.dlmlock_id WHERE l.name = '{lock}'"
+        ))
+    };
+
+    assert_eq!(put(&app.server, "plain-lock", &a).await.status, 200);
+    assert_eq!(delete(&app.server, "plain-lock", &a).await.status, 200);
+    assert_eq!(
+        freed("plain-lock"),
+        json!(0),
+        "no cooldown, nothing written"
+    );
+
+    assert_eq!(put(&app.server, "cool-forced", &a).await.status, 200);
+    let url = app
+        .server
+        .url(&format!("/api/dlmlocks/cool-forced/holders/{a_id}"));
+    let forced = send("DELETE", &url, &admin).await;
+    assert_eq!(forced.status, 200, "{}", forced.raw);
+    assert_eq!(freed("cool-forced"), json!(1));
+    let refused = put(&app.server, "cool-forced", &b).await;
+    assert_eq!(
+        refusal(&refused),
+        (412, json!("cooling_down")),
+        "{}",
+        refused.raw
+    );
+
+    // keep-*: a 1 s lease, released when it lapses, no cooldown. The lapse is found by the next
+    // acquire, granted at once, and remembered all the same.
+    assert_eq!(put(&app.server, "keep-lapse", &a).await.status, 200);
+    actix_web::rt::time::sleep(Duration::from_millis(1300)).await;
+    assert_eq!(put(&app.server, "keep-lapse", &b).await.status, 200);
+    assert_eq!(freed("keep-lapse"), json!(1));
+    let kinds: Vec<(Value, Value)> = events(&app, "keep-lapse")
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| (e["event_type"].clone(), e["host_id"].clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (json!("acquire"), json!(a_id)),
+            (json!("expire"), json!(a_id)),
+            (json!("acquire"), json!(b_id)),
+        ]
+    );
+}
+
 /// A server whose `gated-*` and `c*` locks ask `prometheus_url`, with a 1 s cache.
 fn gated_site(prometheus_url: &str) -> TestApp {
     site(&format!(

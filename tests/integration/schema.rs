@@ -25,7 +25,7 @@ fn describe(db: &TestDb) -> Value {
               ORDER BY table_name, ordinal_position"),
         "indexes": db.rows(
             "SELECT indexname, replace(indexdef, 'public.', '') AS def FROM pg_indexes
-              WHERE tablename IN ('dlmlocks', 'dlmlock_events', 'dlm_facets') AND indexname NOT IN ('index_dlmlocks_on_name', 'index_dlmlock_events_on_created_at', 'foreman_dlm_unique_lock_names', 'foreman_dlm_unique_facet_hosts', 'foreman_dlm_freed_slots')
+              WHERE tablename IN ('dlmlocks', 'dlmlock_events', 'dlm_facets') AND indexname NOT IN ('index_dlmlocks_on_name', 'index_dlmlock_events_on_created_at', 'foreman_dlm_unique_lock_names', 'foreman_dlm_unique_facet_hosts')
               ORDER BY indexname"),
         "constraints": db.rows(
             "SELECT conrelid::regclass::text AS tbl, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint

@@ -1,7 +1,8 @@
 -- Frees the slots of holders whose lease has run out, on locks nobody asks for, and halts the
--- locks whose policy says so (see foreman_dlm_lapse_holders). One instance of
--- an HA pair sweeps at a time (the transaction-scoped advisory lock); SKIP LOCKED leaves a lock
--- that a request holds right now to that request, which evicts expired holders itself.
+-- locks whose policy says so (see foreman_dlm_lapse_holders); a cooldown counts from the sweep
+-- (foreman_dlm_slot_freed). One instance of an HA pair sweeps at a time (the
+-- transaction-scoped advisory lock); SKIP LOCKED leaves a lock that a request holds right now to
+-- that request, which evicts expired holders itself.
 WITH turn AS MATERIALIZED (
     SELECT pg_try_advisory_xact_lock({sweep_key}) AS mine
 ), due AS (
@@ -30,6 +31,10 @@ WITH turn AS MATERIALIZED (
                        ORDER BY k.acquired_at, k.host_id LIMIT 1),
            updated_at = {now}
      WHERE l.id IN (SELECT dlmlock_id FROM holders WHERE expired)
+), freed AS (
+    INSERT INTO foreman_dlm_last_freed AS f (dlmlock_id, freed_at)
+    SELECT DISTINCT e.dlmlock_id, {now} FROM holders e WHERE e.expired
+        ON CONFLICT (dlmlock_id) DO UPDATE SET freed_at = EXCLUDED.freed_at
 ), lapsed AS (
     SELECT e.dlmlock_id,
            array_agg(e.host_id ORDER BY e.acquired_at, e.host_id) AS hosts

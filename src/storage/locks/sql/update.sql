@@ -1,7 +1,8 @@
 -- An admin's edit in one statement with its events, as the plugin's after_save callbacks write
 -- them: `enable`/`disable` (host = the holder after the change), then `release` for each holder
 -- that loses its slot (oldest first) and `acquire` for a new holder. $2/$4/$6/$8 say whether a
--- field is given; a given host_id (or null) replaces all holders.
+-- field is given; a given host_id (or null) replaces all holders, and a cooldown counts from
+-- the holders it drops (see foreman_dlm_slot_freed).
 -- old, policy and before (sql/holders_before.sql): the lock row ($1), held first like every
 -- change of holders, its lease, and its live holders before the change.
 WITH {holders_before}, new AS (
@@ -25,6 +26,11 @@ WITH {holders_before}, new AS (
      WHERE $6 AND $7 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM before WHERE host_id = $7)
         ON CONFLICT (dlmlock_id, host_id)
         DO UPDATE SET acquired_at = EXCLUDED.acquired_at, refreshed_at = EXCLUDED.refreshed_at
+), freed AS (
+    INSERT INTO foreman_dlm_last_freed AS f (dlmlock_id, freed_at)
+    SELECT old.id, {now} FROM old
+     WHERE $6 AND EXISTS (SELECT 1 FROM before WHERE before.host_id IS DISTINCT FROM $7)
+        ON CONFLICT (dlmlock_id) DO UPDATE SET freed_at = EXCLUDED.freed_at
 ), events AS (
     INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, user_id, created_at, updated_at)
     SELECT old.id, e.event_type, e.host_id, $10, {now}, {now}

@@ -8,15 +8,14 @@ DECLARE
     freed timestamp;
 BEGIN
     -- When a lock with a cooldown may give out a slot again: its last freed slot (a release,
-    -- a force release or a lapsed lease) plus the cooldown. NULL: now.
+    -- a force release or a lapsed lease, see foreman_dlm_slot_freed) plus the cooldown. NULL:
+    -- now.
     IF cooldown_seconds IS NULL OR cooldown_seconds <= 0 THEN
         RETURN NULL;
     ELSIF freed_now THEN
         freed := at;
     ELSE
-        SELECT max(e.created_at) INTO freed
-          FROM dlmlock_events e
-         WHERE e.dlmlock_id = lock_id AND e.event_type IN ('release', 'expire');
+        SELECT f.freed_at INTO freed FROM foreman_dlm_last_freed f WHERE f.dlmlock_id = lock_id;
     END IF;
     IF freed IS NULL OR freed + make_interval(secs => cooldown_seconds) <= at THEN
         RETURN NULL;

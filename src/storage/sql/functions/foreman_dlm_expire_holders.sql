@@ -12,6 +12,7 @@ BEGIN
         SELECT locked.id, 'expire', e.host_id, NULL, at, at
           FROM unnest(expired) WITH ORDINALITY AS e(host_id, n)
          ORDER BY e.n;
+        PERFORM foreman_dlm_slot_freed(locked.id, at);
     END IF;
 END
 $function$;

@@ -284,6 +284,9 @@ BEGIN
         DELETE FROM foreman_dlm_lock_holders h
          WHERE h.dlmlock_id = target.id AND h.host_id = caller_id;
         PERFORM foreman_dlm_log_event(target.id, 'release', caller_id, acting_user, at);
+        IF cooldown_seconds > 0 THEN
+            PERFORM foreman_dlm_slot_freed(target.id, at);
+        END IF;
         UPDATE dlmlocks l
            SET host_id = (SELECT h.host_id FROM foreman_dlm_lock_holders h
                            WHERE h.dlmlock_id = target.id
@@ -302,6 +305,9 @@ BEGIN
           FROM foreman_dlm_release_slot(target.id, caller_id, max_holders, lease_seconds,
                                         on_lease_expiry, at, acting_user) r;
         outcome := slot.outcome;
+        IF outcome = 'released' AND cooldown_seconds > 0 THEN
+            PERFORM foreman_dlm_slot_freed(target.id, at);
+        END IF;
         enabled := slot.enabled;
         updated_at := slot.updated_at;
         holders := slot.holders;

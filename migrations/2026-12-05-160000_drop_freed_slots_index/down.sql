@@ -1,0 +1,2 @@
+-- Nothing to restore: the previous migration builds no index any more.
+SELECT 1;

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS foreman_dlm_last_freed;
