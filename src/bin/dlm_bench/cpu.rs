@@ -80,16 +80,15 @@ impl Comparison {
     }
 }
 
-/// Uncontended acquire+release over HTTP, then the same SQL under pgbench, with `concurrency`
-/// clients each, and what each cost in CPU per cycle. Each side starts on vacuumed tables.
-pub(crate) async fn compare(
+/// Uncontended acquire+release over HTTP with `concurrency` clients, on vacuumed tables, and
+/// what it cost in CPU per cycle.
+pub(crate) async fn http_round(
     database: &BenchDatabase,
     server: &Server,
     hosts: Rc<[HostRequests]>,
     concurrency: usize,
-    pgbench: &Pgbench,
     args: &Args,
-) -> Result<(Figures, Comparison), Box<dyn std::error::Error>> {
+) -> Result<(Figures, CyclesCost), Box<dyn std::error::Error>> {
     let (addr, server_pid) = (server.addr, server.pid());
     database.vacuum_lock_tables().await?;
     let own_pid = std::process::id();
@@ -107,11 +106,25 @@ pub(crate) async fn compare(
     let http_cycles = http.cycles.max(1) as f64;
     let server = after.1 - before.1;
     let client = after.2 - before.2;
-    let http_cost = CyclesCost {
+    let cost = CyclesCost {
         server: server * 1000.0 / http_cycles,
         client: client * 1000.0 / http_cycles,
         rest: (after.0 - before.0 - server - client).max(0.0) * 1000.0 / http_cycles,
     };
+    Ok((http, cost))
+}
+
+/// [`http_round`], then the same SQL under pgbench with as many clients, and what each cost in
+/// CPU per cycle. Each side starts on vacuumed tables.
+pub(crate) async fn compare(
+    database: &BenchDatabase,
+    server: &Server,
+    hosts: Rc<[HostRequests]>,
+    concurrency: usize,
+    pgbench: &Pgbench,
+    args: &Args,
+) -> Result<(Figures, Comparison), Box<dyn std::error::Error>> {
+    let (http, http_cost) = http_round(database, server, hosts, concurrency, args).await?;
 
     database.vacuum_lock_tables().await?;
     let busy_before = machine_busy_seconds();

@@ -28,7 +28,7 @@ use foreman_dlm::storage::blocking::BlockingConnection;
 use foreman_dlm::storage::locks::LockStatements;
 
 use client::HostRequests;
-use cpu::{compare, Comparison};
+use cpu::{compare, http_round, Comparison};
 use report::{median, Figures, Report};
 use scenarios::Shared;
 use seed::{host_name, BenchDatabase, Seed};
@@ -68,7 +68,8 @@ pub struct Args {
     #[arg(long)]
     server: Option<PathBuf>,
     /// Another build's `foreman-dlm` (e.g. the previous release, built in a git worktree): its
-    /// uncontended cycles/s are measured in the same rounds, on the same database.
+    /// uncontended cycles/s are measured in the same rounds, on a database seeded alike and
+    /// migrated by its own `migrate`, so that its own database functions run.
     #[arg(long)]
     baseline: Option<PathBuf>,
     /// The server's database pool size.
@@ -151,14 +152,29 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         .max(args.concurrency);
     let contended_hosts = args.contended_hosts.min(args.hosts) / 10 * 10;
     eprintln!("seeding {} hosts …", args.hosts);
-    let database = BenchDatabase::create(
-        &args.admin_url,
-        &Seed {
-            hosts: args.hosts,
-            own_locks: used_hosts,
-            cluster_locks: contended_hosts / 10,
-        },
-    )?;
+    let seed = Seed {
+        hosts: args.hosts,
+        own_locks: used_hosts,
+        cluster_locks: contended_hosts / 10,
+    };
+    let database = BenchDatabase::create(&args.admin_url, &seed, None, "")?;
+    // The baseline runs on a database of its own, migrated by its own build: a change of the
+    // database functions is measured too, not only the server's.
+    let baseline_database = match &args.baseline {
+        Some(binary) => {
+            eprintln!(
+                "seeding the baseline's database ({} migrate) …",
+                binary.display()
+            );
+            Some(BenchDatabase::create(
+                &args.admin_url,
+                &seed,
+                Some(binary),
+                "_baseline",
+            )?)
+        }
+        None => None,
+    };
 
     let dir = std::env::temp_dir().join(format!("dlm-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -188,15 +204,18 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         &ca_file,
         args.pool_size,
     )?;
-    let baseline = match &args.baseline {
-        Some(binary) => Some(Server::start(
-            binary,
-            &config,
-            &database.url,
-            &ca_file,
-            args.pool_size,
-        )?),
-        None => None,
+    let baseline = match (&args.baseline, &baseline_database) {
+        (Some(binary), Some(baseline_database)) => Some((
+            Server::start(
+                binary,
+                &config,
+                &baseline_database.url,
+                &ca_file,
+                args.pool_size,
+            )?,
+            baseline_database,
+        )),
+        _ => None,
     };
     let statements = bench_statements()?;
     let pgbench = pgbench::Pgbench::new(&database.url, &statements, used_hosts, &dir)?;
@@ -219,13 +238,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             comparisons.push(comparison);
             uncontended.elapsed += round.elapsed;
             uncontended.merge(round);
-            if let Some(baseline) = &baseline {
-                let (round, _) = compare(
-                    &database,
+            if let Some((baseline, baseline_database)) = &baseline {
+                let (round, _) = http_round(
+                    baseline_database,
                     baseline,
                     hosts.clone(),
                     args.concurrency,
-                    &pgbench,
                     args,
                 )
                 .await?;

@@ -247,6 +247,8 @@ impl<'a> Report<'a> {
             "pgbench_tps": round(self.pgbench_tps()),
             "ratio": round(median(&self.round_ratios())),
             "ratio_rounds": self.round_ratios().iter().map(|r| round(*r)).collect::<Vec<_>>(),
+            "cycles_per_s_rounds":
+                m.comparisons.iter().map(|c| round(c.http_cycles_per_s)).collect::<Vec<_>>(),
             "baseline_cycles_per_s":
                 m.baseline_cycles.iter().map(|c| round(*c)).collect::<Vec<_>>(),
             "speedup_over_baseline": self.speedup().map(round),

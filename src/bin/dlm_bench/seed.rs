@@ -1,6 +1,9 @@
 //! A fresh database for the run: Foreman's schema, foreman-dlm's migrations, N hosts that have
 //! checked in before, and the locks the scenarios use. Dropped when the run ends.
 
+use std::path::Path;
+use std::process::Command;
+
 use diesel::connection::SimpleConnection;
 
 use foreman_dlm::demo::FOREMAN_SCHEMA_SQL;
@@ -30,11 +33,16 @@ pub fn host_name(i: usize) -> String {
 }
 
 impl BenchDatabase {
+    /// A fresh database, seeded. `migrated_by`: another build's `foreman-dlm`, whose own
+    /// `migrate` gives the database that build's migrations and functions (for `--baseline`);
+    /// else this build's. `suffix` tells the databases of one run apart.
     pub fn create(
         admin_url: &str,
         seed: &Seed,
+        migrated_by: Option<&Path>,
+        suffix: &str,
     ) -> Result<BenchDatabase, Box<dyn std::error::Error>> {
-        let name = format!("fdlm_bench_{}", std::process::id());
+        let name = format!("fdlm_bench_{}{suffix}", std::process::id());
         let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
         let url = format!("{base}/{name}");
         let mut admin = BlockingConnection::connect(&Secret::new(admin_url))?;
@@ -47,7 +55,12 @@ impl BenchDatabase {
         };
         let mut conn = BlockingConnection::connect(&Secret::new(database.url.as_str()))?;
         conn.batch_execute(FOREMAN_SCHEMA_SQL)?;
-        migrations::run_pending(&database.url)?;
+        match migrated_by {
+            Some(binary) => migrate_with(binary, &database.url)?,
+            None => {
+                migrations::run_pending(&database.url)?;
+            }
+        }
         // Steady state: every host has checked in before, and the locks exist.
         conn.batch_execute(&format!(
             "INSERT INTO hosts (name, managed, type, created_at, updated_at)
@@ -72,6 +85,24 @@ impl BenchDatabase {
         conn.batch_execute("VACUUM ANALYZE")?;
         Ok(database)
     }
+}
+
+/// `BINARY migrate` on the database: that build's migrations and database functions.
+fn migrate_with(binary: &Path, url: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let output = Command::new(binary)
+        .arg("migrate")
+        .env("FOREMAN_DLM__DATABASE__URL", url)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{} migrate failed: {}",
+            binary.display(),
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    Ok(())
 }
 
 impl BenchDatabase {

@@ -158,21 +158,19 @@ BEGIN
     on_lease_expiry := COALESCE(target.own_on_lease_expiry, pattern_on_lease_expiry, 'halt');
     cooldown_seconds := COALESCE(target.own_cooldown_seconds, pattern_cooldown_seconds, 0);
     block_on_alerts := NULLIF(COALESCE(target.own_block_on_alerts, pattern_block_on_alerts), '');
-    -- A verdict answers the expression it was asked for: after an admin's edit in between, the
-    -- gate is asked again.
-    IF gate_expression IS DISTINCT FROM block_on_alerts THEN
-        gate_verdict := NULL;
-    END IF;
     -- A caller that cannot know the whole policy (the previous release's entry point) grants
-    -- nothing new: refused as blocked, it fails closed.
+    -- nothing new: refused as blocked, it fails closed. A verdict answers the expression it was
+    -- asked for: after an admin's edit in between, the gate is asked again. (The hot path runs
+    -- as few PL/pgSQL statements as it can: each costs about a microsecond.)
     gated := block_on_alerts IS NOT NULL OR NOT may_grant;
-    IF NOT may_grant THEN
-        gate_verdict := false;
-    END IF;
-    IF operation <> 'acquire' AND operation <> 'release' OR NOT allowed THEN
-        halt := foreman_dlm_halt_json(target.id);
+    IF gated THEN
+        gate_verdict := CASE
+            WHEN NOT may_grant THEN false
+            WHEN gate_expression IS NOT DISTINCT FROM block_on_alerts THEN gate_verdict
+        END;
     END IF;
     IF operation = 'show' THEN
+        halt := foreman_dlm_halt_json(target.id);
         done := true;
         holders := CASE WHEN target.host_id IS NULL THEN '[]'
                         ELSE foreman_dlm_holders_json(target.id, target.host_id,
@@ -181,6 +179,7 @@ BEGIN
         RETURN;
     ELSIF NOT allowed THEN
         -- An opted-out host never touches the lock; the plugin records no event either.
+        halt := foreman_dlm_halt_json(target.id);
         outcome := 'opted_out';
         done := false;
         holders := foreman_dlm_holders_json(target.id, target.host_id, target.updated_at,
@@ -215,24 +214,20 @@ BEGIN
     END IF;
     IF operation = 'acquire' AND target.host_id IS NULL THEN
         -- A free lock has no holders, whatever rows another writer left (see
-        -- foreman_dlm_holders): granted unless disabled or outside its windows.
+        -- foreman_dlm_holders): granted unless disabled, halted, outside its windows, cooling
+        -- down or gated.
         outcome := CASE
             WHEN NOT target.enabled THEN 'disabled'
             WHEN halt IS NOT NULL THEN 'halted'
             WHEN window_list <> '[]'::jsonb AND NOT foreman_dlm_window_open(window_list, at)
                 THEN 'outside_window'
+            WHEN cooldown_seconds > 0
+                 AND foreman_dlm_cooling_until(target.id, cooldown_seconds, false, at) IS NOT NULL
+                THEN 'cooling_down'
+            WHEN NOT gated OR gate_verdict THEN 'granted'
+            WHEN gate_verdict IS NULL THEN 'ask_gate'
+            ELSE 'blocked'
         END;
-        IF outcome IS NULL THEN
-            IF cooldown_seconds > 0 THEN
-                retry_at := foreman_dlm_cooling_until(target.id, cooldown_seconds, false, at);
-            END IF;
-            outcome := CASE
-                WHEN retry_at IS NOT NULL THEN 'cooling_down'
-                WHEN NOT gated OR gate_verdict THEN 'granted'
-                WHEN gate_verdict IS NULL THEN 'ask_gate'
-                ELSE 'blocked'
-            END;
-        END IF;
         IF outcome = 'ask_gate' THEN
             -- The service asks Prometheus and calls again with the answer; nothing written.
             done := false;
@@ -240,11 +235,22 @@ BEGIN
             RETURN;
         END IF;
         IF outcome = 'granted' THEN
+            -- The hot path writes its rows itself instead of calling foreman_dlm_hold and
+            -- foreman_dlm_granted (the same rows): a PL/pgSQL call costs more than the write.
             DELETE FROM foreman_dlm_lock_holders h
              WHERE h.dlmlock_id = target.id AND h.host_id <> caller_id;
-            PERFORM foreman_dlm_hold(target.id, caller_id, at, at);
+            INSERT INTO foreman_dlm_lock_holders AS h (dlmlock_id, host_id, acquired_at,
+                                                       refreshed_at)
+            VALUES (target.id, caller_id, at, at)
+                ON CONFLICT (dlmlock_id, host_id)
+                DO UPDATE SET acquired_at = EXCLUDED.acquired_at,
+                              refreshed_at = EXCLUDED.refreshed_at, stale_notified_at = NULL;
             UPDATE dlmlocks l SET host_id = caller_id, updated_at = at WHERE l.id = target.id;
-            PERFORM foreman_dlm_granted(target.id, caller_id, acting_user, at);
+            INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, user_id, created_at,
+                                        updated_at)
+            VALUES (target.id, 'acquire', caller_id, acting_user, at, at);
+            DELETE FROM foreman_dlm_waiting w
+             WHERE w.dlmlock_id = target.id AND w.host_id = caller_id;
             updated_at := at;
             holders := json_build_array(json_build_object(
                            'host_id', caller_id, 'name', caller_name,
@@ -254,6 +260,8 @@ BEGIN
             PERFORM foreman_dlm_refuse(target.id, caller_id, outcome, NULL, acting_user, at);
             IF outcome = 'outside_window' THEN
                 next_window_at := foreman_dlm_next_window(window_list, at);
+            ELSIF outcome = 'cooling_down' THEN
+                retry_at := foreman_dlm_cooling_until(target.id, cooldown_seconds, false, at);
             END IF;
             holders := '[]';
         END IF;
@@ -280,10 +288,12 @@ BEGIN
     ELSIF target.host_id = caller_id AND target.enabled AND lease_seconds IS NULL THEN
         -- The plugin's holder releases; without a lease nobody's slot has run out, so the
         -- others (if the lock has more slots) keep theirs and the oldest of them becomes the
-        -- plugin's holder.
+        -- plugin's holder. Its event is written here, not by foreman_dlm_log_event (see above).
         DELETE FROM foreman_dlm_lock_holders h
          WHERE h.dlmlock_id = target.id AND h.host_id = caller_id;
-        PERFORM foreman_dlm_log_event(target.id, 'release', caller_id, acting_user, at);
+        INSERT INTO dlmlock_events (dlmlock_id, event_type, host_id, user_id, created_at,
+                                    updated_at)
+        VALUES (target.id, 'release', caller_id, acting_user, at, at);
         IF cooldown_seconds > 0 THEN
             PERFORM foreman_dlm_slot_freed(target.id, at);
         END IF;
