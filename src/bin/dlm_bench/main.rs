@@ -225,7 +225,27 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         let mut uncontended = Figures::default();
         let mut comparisons = Vec::new();
         let mut baseline_cycles = Vec::new();
-        for _ in 0..rounds {
+        for number in 0..rounds {
+            // The baseline goes first in every other round: neither build always runs on the
+            // machine the other one just warmed (or loaded).
+            let baseline_first = number % 2 == 1;
+            let mut measure_baseline = async || -> Result<(), Box<dyn std::error::Error>> {
+                if let Some((baseline, baseline_database)) = &baseline {
+                    let (round, _) = http_round(
+                        baseline_database,
+                        baseline,
+                        hosts.clone(),
+                        args.concurrency,
+                        args,
+                    )
+                    .await?;
+                    baseline_cycles.push(round.cycles as f64 / round.elapsed.max(1e-9));
+                }
+                Ok(())
+            };
+            if baseline_first {
+                measure_baseline().await?;
+            }
             let (round, comparison) = compare(
                 &database,
                 &server,
@@ -238,16 +258,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             comparisons.push(comparison);
             uncontended.elapsed += round.elapsed;
             uncontended.merge(round);
-            if let Some((baseline, baseline_database)) = &baseline {
-                let (round, _) = http_round(
-                    baseline_database,
-                    baseline,
-                    hosts.clone(),
-                    args.concurrency,
-                    args,
-                )
-                .await?;
-                baseline_cycles.push(round.cycles as f64 / round.elapsed.max(1e-9));
+            if !baseline_first {
+                measure_baseline().await?;
             }
         }
         let mut sweep = Vec::new();
