@@ -22,7 +22,7 @@ use super::views::{EventBody, LockBody};
 use super::AppState;
 use crate::identity::users::Permission;
 use crate::locks::admin::ListRequest;
-use crate::locks::model::{LockChanges, NewLock};
+use crate::locks::model::{HaltChange, LockChanges, NewLock};
 
 /// JSON bodies of the admin API are small: a lock's attributes.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -86,8 +86,13 @@ pub async fn create(
         lock_type: text_field(&attributes, "type").map_err(&invalid)?.flatten(),
         enabled: bool_field(&attributes, "enabled").map_err(&invalid)?,
         policy: policy_fields(&attributes).map_err(&invalid)?,
+        // `halted: false` on a new lock asks for what it is anyway.
+        halt_reason: match halt_fields(&attributes).map_err(&invalid)? {
+            Some(HaltChange::Halt { reason }) => Some(reason),
+            Some(HaltChange::Resume) | None => None,
+        },
     };
-    let created = state.services.locks.create(new).await?;
+    let created = state.services.locks.create(new, user.id).await?;
     log::info!("user {:?} created lock {:?}", user.login, created.name);
     Ok(HttpResponse::Created().json(LockBody::new(created, None)))
 }

@@ -86,7 +86,7 @@ impl LockManager {
 
     /// Validation as the plugin's model does it (presence, uniqueness, a known type), plus the
     /// name rules a lock needs to be addressable in a URL.
-    pub async fn create(&self, new: NewLock) -> Result<Lock, LockError> {
+    pub async fn create(&self, new: NewLock, acting_user: i32) -> Result<Lock, LockError> {
         let mut errors = Vec::new();
         let name = match new.name.as_deref() {
             // Rails' presence validation, in its words.
@@ -127,6 +127,9 @@ impl LockManager {
             new.lock_type.as_deref(),
             enabled,
             &new.policy,
+            new.halt_reason
+                .as_deref()
+                .map(|reason| (reason, acting_user, clock::test_now())),
         )
         .await?;
         match created {

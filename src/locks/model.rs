@@ -81,6 +81,9 @@ pub struct NewLock {
     pub lock_type: Option<String>,
     pub enabled: Option<bool>,
     pub policy: PolicyChanges,
+    /// `halted: true`: the lock is born halted (with this reason), so that no host takes it
+    /// before an admin resumes it.
+    pub halt_reason: Option<String>,
 }
 
 /// Fields an admin changes; `None` leaves a field as it is, `Some(None)` clears it.

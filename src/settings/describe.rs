@@ -56,6 +56,8 @@ impl Serialize for Describe<'_> {
             #[serde(skip_serializing_if = "Option::is_none")]
             tls: &'a Option<TlsSettings>,
             webhooks: Vec<notifications::ShownWebhook<'a>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            prometheus: Option<PrometheusSettings>,
         }
         let settings = self.0;
         Shown {
@@ -77,6 +79,7 @@ impl Serialize for Describe<'_> {
             limits: &settings.limits,
             tls: &settings.tls,
             webhooks: settings.webhooks.iter().map(Into::into).collect(),
+            prometheus: settings.prometheus.as_ref().map(PrometheusSettings::shown),
         }
         .serialize(s)
     }

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-/// The Prometheus server whose alerts gate new holders (a lock's `block_on_alerts`).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// The Prometheus server whose alerts gate new holders (a lock's `block_on_alerts`). Debug and
+/// the effective configuration ([`PrometheusSettings::shown`]) mask the URL's password.
+#[derive(Clone, Deserialize, Serialize)]
 pub struct PrometheusSettings {
     /// The server's root, as its own links name it: `https://host:9090`, or with the path prefix
     /// of a reverse proxy (`https://host/prometheus`). Credentials in it (`https://user:pw@…`)
@@ -27,7 +28,27 @@ pub struct PrometheusSettings {
     pub cache_seconds: u64,
 }
 
+impl std::fmt::Debug for PrometheusSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrometheusSettings")
+            .field("url", &super::redact_database_url(&self.url))
+            .field("ca_file", &self.ca_file)
+            .field("bearer_token_file", &self.bearer_token_file)
+            .field("timeout_seconds", &self.timeout_seconds)
+            .field("cache_seconds", &self.cache_seconds)
+            .finish()
+    }
+}
+
 impl PrometheusSettings {
+    /// As `check-config` prints it: the URL with its password masked.
+    pub fn shown(&self) -> PrometheusSettings {
+        PrometheusSettings {
+            url: super::redact_database_url(&self.url),
+            ..self.clone()
+        }
+    }
+
     /// The mistakes that would otherwise only show at the first gated request, as a lock that
     /// never takes a holder.
     pub fn check(&self) -> Result<(), String> {

@@ -30,6 +30,27 @@ fn describe_masks_the_database_password_and_parses_addresses_once() {
 }
 
 #[test]
+fn describe_shows_prometheus_with_its_password_masked() {
+    let mut settings = Settings::from_defaults_and_env().expect("defaults");
+    settings.prometheus = Some(PrometheusSettings {
+        url: "https://gate:pr0m-s3cret@prometheus.example.com:9090/prom".into(),
+        ca_file: None,
+        bearer_token_file: None,
+        timeout_seconds: 5,
+        cache_seconds: 15,
+    });
+    let text = settings.describe();
+    assert!(
+        text.contains(
+            "[prometheus]\nurl = \"https://gate:********@prometheus.example.com:9090/prom\""
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("pr0m-s3cret"), "{text}");
+    assert!(!format!("{settings:?}").contains("pr0m-s3cret"));
+}
+
+#[test]
 fn the_optional_keys_offered_as_suggestions_are_keys_the_parser_reads() {
     let text = "[database]\nurl = \"postgres://db/foreman\"\n\n\
                 [tls]\nlisten = \"127.0.0.1:8443\"\ncert_file = \"/c\"\nkey_file = \"/k\"\n\

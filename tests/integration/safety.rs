@@ -259,6 +259,61 @@ fn said(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
+/// An admin creates a lock halted, so that no host starts before the cluster is ready; a bad
+/// reason creates nothing.
+#[actix_web::test]
+async fn a_lock_created_halted_refuses_hosts_until_resumed() {
+    let app = site("");
+    let (_, a) = host(&app, "web1.example.com");
+    let (admin_id, admin) = admin(&app);
+    let url = app.server.url("/api/dlmlocks");
+
+    let refused = send_json(
+        "POST",
+        &url,
+        &admin,
+        Some(json!({"dlmlock": {"name": "born-halted", "halted": true, "halt_reason": "a\u{7}"}})),
+    )
+    .await;
+    assert_eq!(refused.status, 422, "{}", refused.raw);
+    assert_eq!(
+        app.db
+            .scalar("SELECT count(*) FROM dlmlocks WHERE name = 'born-halted'"),
+        json!(0)
+    );
+
+    let created = send_json(
+        "POST",
+        &url,
+        &admin,
+        Some(json!({"dlmlock": {"name": "born-halted", "halted": true,
+                                "halt_reason": "cluster not ready"}})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.raw);
+    assert_eq!(
+        (&created.body["halted"], &created.body["halt_reason"]),
+        (&json!(true), &json!("cluster not ready"))
+    );
+    let first = put(&app.server, "born-halted", &a).await;
+    assert_eq!(refusal(&first), (412, json!("halted")), "{}", first.raw);
+    assert_eq!(
+        halts_and_resumes(&app, "born-halted"),
+        [json!({"event_type": "halt", "host_id": null, "user_id": admin_id})]
+    );
+
+    // `halted: false` on a new lock is what it is anyway.
+    let plain = send_json(
+        "POST",
+        &url,
+        &admin,
+        Some(json!({"dlmlock": {"name": "born-free", "halted": false}})),
+    )
+    .await;
+    assert_eq!((plain.status, &plain.body["halted"]), (201, &json!(false)));
+    assert_eq!(put(&app.server, "born-free", &a).await.status, 200);
+}
+
 #[actix_web::test]
 async fn a_fleet_wide_halt_refuses_new_and_existing_locks_and_resume_lifts_it() {
     let app = site("");

@@ -104,18 +104,23 @@ async fn update(
     }
 }
 
-/// An admin's new lock with its policy values, in one transaction; `Ok(None)`: the name is taken.
+/// An admin's new lock with its policy values, and halted (reason, by whom, the clock) if asked,
+/// in one transaction, so that no host takes it in between; `Ok(None)`: the name is taken.
 pub async fn create_with_policy(
     conn: &mut Conn,
     name: &str,
     lock_type: Option<&str>,
     enabled: bool,
     policy: &PolicyChanges,
+    halt: Option<(&str, i32, Option<NaiveDateTime>)>,
 ) -> Result<Option<i32>, StorageError> {
     conn.transaction::<_, StorageError, _>(async |conn| {
         let created = create(conn, name, lock_type, enabled).await?;
         if let Some(id) = created.filter(|_| !policy.is_empty()) {
             set_policy(conn, id, policy).await?;
+        }
+        if let (Some(id), Some((reason, acting_user, clock))) = (created, halt) {
+            halts::halt(conn, Some(id), reason, Some(acting_user), clock).await?;
         }
         Ok(created)
     })
